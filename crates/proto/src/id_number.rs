@@ -30,6 +30,7 @@ pub enum IdNumberError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Male,
@@ -53,6 +54,7 @@ impl Sex {
 
 /// A validated 18-character resident ID number (check character upper-case).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdNumber(String);
 
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -124,18 +126,22 @@ impl IdNumber {
 
     /// Age in whole years on `today`.
     pub fn age_on(&self, today: NaiveDate) -> u32 {
-        let b = self.birth_date();
-        let mut age = today.year() - b.year();
-        if (today.month(), today.day()) < (b.month(), b.day()) {
-            age -= 1;
-        }
-        age.max(0) as u32
+        age_between(self.birth_date(), today)
     }
 
     /// The 6-digit administrative region code of the place of first registration.
     pub fn region_code(&self) -> &str {
         &self.0[..6]
     }
+}
+
+/// Age in whole years of someone born on `birth`, on `today` (0 before birth).
+pub fn age_between(birth: NaiveDate, today: NaiveDate) -> u32 {
+    let mut age = today.year() - birth.year();
+    if (today.month(), today.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    age.max(0) as u32
 }
 
 fn parse_birth(s: &str) -> Option<NaiveDate> {

@@ -1,0 +1,275 @@
+//! The agent's local store: one SQLite database plus the content-addressed photo store.
+//!
+//! Everything the agent enters is durable when the call that saves it returns: the database
+//! runs in WAL mode with `synchronous=FULL` (a commit survives a dead battery), photos are
+//! fsynced and renamed into place *before* a row refers to them, and every change to an
+//! application is written in the same transaction as its outbox event. So a process killed at
+//! any instant leaves either the old state or the new one, never half of it.
+//!
+//! `Store` is cheap to clone (one connection behind a mutex, shared) and synchronous: every
+//! call is a few milliseconds of SQLite work. Photo processing (the slow part) happens before
+//! the lock is taken. The sync engine calls it from a blocking task.
+
+mod applications;
+pub mod deliveries;
+mod inbox;
+mod migrations;
+mod outbox;
+mod residents;
+
+pub use applications::{
+    ApplicationDetail, ApplicationSummary, MaterialView, ReusableMaterial, Target, TimelineEntry, TimelineEvent,
+};
+pub use deliveries::DeliveryView;
+pub use outbox::{OutboxEntry, OutboxSummary, OutboxState};
+pub use residents::ResidentSummary;
+
+use crate::forms::FieldError;
+use crate::photo::{PhotoError, PhotoStore};
+use chrono::{DateTime, Utc};
+use daiban_proto::Catalogue;
+use rusqlite::{Connection, OptionalExtension, Transaction};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What can go wrong in the store. Callers branch on `Invalid` (show the field errors),
+/// `NotFound` and `State` (the action does not fit the application's status).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("数据库错误 / database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("数据库升级失败 / database migration failed: {0}")]
+    Migration(#[from] refinery::Error),
+    #[error("{0}")]
+    Photo(#[from] PhotoError),
+    #[error("文件读写失败 / file error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("找不到{0} / {0} not found")]
+    NotFound(&'static str),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(";"))]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    State(String),
+    #[error("数据格式错误 / corrupt record: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+struct Inner {
+    conn: Mutex<Connection>,
+    photos: PhotoStore,
+    catalogue: Mutex<Arc<Catalogue>>,
+    dir: PathBuf,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "daiban.sqlite";
+
+impl Store {
+    /// Open (creating if needed) the store in `dir`: `dir/daiban.sqlite` and `dir/photos/`.
+    /// Applies pending migrations and installs the built-in catalogue if the store has none
+    /// (or an older one).
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)?;
+        let mut conn = Connection::open(dir.join(DB_FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::runner().run(&mut conn)?;
+        let photos = PhotoStore::open(dir.join("photos"))?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                photos,
+                catalogue: Mutex::new(Arc::new(crate::catalogue::builtin())),
+                dir,
+            }),
+        };
+        let builtin = crate::catalogue::builtin();
+        let current = store.load_catalogue()?;
+        match current {
+            Some(c) if c.version >= builtin.version => store.set_catalogue_cache(Arc::new(c)),
+            _ => {
+                store.install_catalogue(&builtin)?;
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn photos(&self) -> &PhotoStore {
+        &self.inner.photos
+    }
+
+    /// The catalogue in use (highest installed version).
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        self.inner.catalogue.lock().unwrap().clone()
+    }
+
+    pub(crate) fn set_catalogue_cache(&self, c: Arc<Catalogue>) {
+        *self.inner.catalogue.lock().unwrap() = c;
+    }
+
+    /// Install a catalogue if it is newer than the one in use. Returns whether it was installed.
+    pub fn install_catalogue(&self, c: &Catalogue) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let installed = install_catalogue_tx(&tx, c)?;
+        tx.commit()?;
+        if installed {
+            *self.inner.catalogue.lock().unwrap() = Arc::new(c.clone());
+        }
+        Ok(installed)
+    }
+
+    fn load_catalogue(&self) -> Result<Option<Catalogue>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT json FROM catalogue ORDER BY version DESC LIMIT 1", [], |r| r.get(0))
+            .optional()?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back on drop), so a poisoned lock is safe to reuse.
+        self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    /// A small persistent setting or fact (enrolment, cursor, preferences).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.conn().execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Remove photo files no row refers to (crash leftovers, deleted drafts).
+    pub fn sweep_photos(&self) -> Result<usize> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT hash FROM photos")?;
+        let keep = st
+            .query_map([], |r| r.get::<_, String>(0))?
+            .filter_map(|h| h.ok().and_then(|h| h.parse().ok()))
+            .collect();
+        let report = self.inner.photos.sweep(&keep)?;
+        Ok(report.orphans_removed + report.temps_removed)
+    }
+
+    /// `PRAGMA integrity_check` plus the store's own invariants; empty when all is well.
+    pub fn check_integrity(&self) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut problems = Vec::new();
+        let ic: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if ic != "ok" {
+            problems.push(format!("integrity_check: {ic}"));
+        }
+        let mut st = conn.prepare("PRAGMA foreign_key_check")?;
+        let n = st.query_map([], |_| Ok(()))?.count();
+        if n > 0 {
+            problems.push(format!("{n} foreign key violations"));
+        }
+        let queued_without_event: i64 = conn.query_row(
+            "SELECT count(*) FROM applications a WHERE a.stage != 'draft' AND a.stage != 'returned'
+             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.application_id = a.id AND o.kind = 'application_submitted')",
+            [],
+            |r| r.get(0),
+        )?;
+        if queued_without_event > 0 {
+            problems.push(format!("{queued_without_event} submitted applications without an outbox event"));
+        }
+        let dup: i64 = conn.query_row(
+            "SELECT count(*) FROM (SELECT application_id, json_extract(json, '$.application.revision') r, count(*) n
+              FROM outbox WHERE kind = 'application_submitted' AND state != 'quarantined' GROUP BY 1, 2 HAVING n > 1)",
+            [],
+            |r| r.get(0),
+        )?;
+        if dup > 0 {
+            problems.push(format!("{dup} revisions queued more than once"));
+        }
+        let mut st = conn.prepare("SELECT hash FROM photos")?;
+        for h in st.query_map([], |r| r.get::<_, String>(0))? {
+            let h = h?;
+            match h.parse() {
+                Ok(hash) if self.inner.photos.contains(&hash) => {}
+                _ => problems.push(format!("photo {h} missing on disk")),
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// Record a processed photo (already durable on disk) in the `photos` table.
+pub(crate) fn insert_photo(tx: &Transaction, p: &daiban_proto::PhotoRef, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO photos(hash, bytes, width, height, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(hash) DO NOTHING",
+        (p.hash.to_hex(), p.bytes as i64, p.width, p.height, now.to_rfc3339()),
+    )?;
+    Ok(())
+}
+
+pub(crate) fn install_catalogue_tx(tx: &Transaction, c: &Catalogue) -> Result<bool> {
+    let current: Option<u32> = tx.query_row("SELECT max(version) FROM catalogue", [], |r| r.get(0))?;
+    if current.is_some_and(|v| v >= c.version) {
+        return Ok(false);
+    }
+    c.validate().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO catalogue(version, json, installed_at) VALUES (?1, ?2, ?3)",
+        (c.version, serde_json::to_string(c).expect("catalogue serialises"), Utc::now().to_rfc3339()),
+    )?;
+    Ok(true)
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub(crate) fn parse_str<T: std::str::FromStr>(s: &str) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    s.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}

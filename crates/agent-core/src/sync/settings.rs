@@ -1,0 +1,92 @@
+//! The device's enrolment with a centre and the agent's sync preferences, kept in the
+//! store's `meta` table so they survive restarts and travel with the data directory.
+
+use crate::store::{Result, Store};
+use daiban_proto::catalogue::L10n;
+
+/// Who this device is to the centre (from a successful enrolment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enrolment {
+    pub centre_url: String,
+    pub device_id: String,
+    pub token: String,
+    pub township: L10n,
+    pub village_code: String,
+    pub village_name: L10n,
+}
+
+/// How the agent wants photos to travel on mobile data.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// Upload photos only on Wi-Fi (application text always goes on any link).
+    pub photos_wifi_only: bool,
+    /// At most this many MB of photos per calendar month on mobile data (None: no limit).
+    pub monthly_budget_mb: Option<u32>,
+}
+
+const K: [&str; 6] = ["enrol.centre_url", "enrol.device_id", "enrol.token", "enrol.township", "enrol.village_code", "enrol.village_name"];
+
+impl Store {
+    pub fn enrolment(&self) -> Result<Option<Enrolment>> {
+        let mut v = Vec::with_capacity(K.len());
+        for k in K {
+            match self.meta(k)? {
+                Some(x) => v.push(x),
+                None => return Ok(None),
+            }
+        }
+        let l10n = |s: &str| serde_json::from_str(s).unwrap_or_else(|_| L10n::new(s, s));
+        Ok(Some(Enrolment {
+            centre_url: v[0].clone(),
+            device_id: v[1].clone(),
+            token: v[2].clone(),
+            township: l10n(&v[3]),
+            village_code: v[4].clone(),
+            village_name: l10n(&v[5]),
+        }))
+    }
+
+    pub fn save_enrolment(&self, e: &Enrolment) -> Result<()> {
+        let vals = [
+            e.centre_url.clone(),
+            e.device_id.clone(),
+            e.token.clone(),
+            serde_json::to_string(&e.township).expect("serialises"),
+            e.village_code.clone(),
+            serde_json::to_string(&e.village_name).expect("serialises"),
+        ];
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (k, v) in K.iter().zip(vals) {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (k, v),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forget the enrolment (the token was revoked, or the agent hands the phone over).
+    pub fn clear_enrolment(&self) -> Result<()> {
+        for k in K {
+            self.delete_meta(k)?;
+        }
+        Ok(())
+    }
+
+    pub fn sync_settings(&self) -> Result<SyncSettings> {
+        Ok(SyncSettings {
+            photos_wifi_only: self.meta("sync.photos_wifi_only")?.as_deref() == Some("1"),
+            monthly_budget_mb: self.meta("sync.monthly_budget_mb")?.and_then(|v| v.parse().ok()),
+        })
+    }
+
+    pub fn set_sync_settings(&self, s: &SyncSettings) -> Result<()> {
+        self.set_meta("sync.photos_wifi_only", if s.photos_wifi_only { "1" } else { "0" })?;
+        match s.monthly_budget_mb {
+            Some(mb) => self.set_meta("sync.monthly_budget_mb", &mb.to_string()),
+            None => self.delete_meta("sync.monthly_budget_mb"),
+        }
+    }
+}
