@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// A text in Chinese with an English rendering.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct L10n {
     pub zh: String,
     #[serde(default)]
@@ -34,6 +35,7 @@ impl L10n {
 
 /// A kind of supporting document (申请材料), e.g. the ID card or the household register.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaterialKind {
     /// Stable code, e.g. `id_card`.
     pub code: String,
@@ -57,6 +59,7 @@ fn one() -> u8 {
 
 /// The kind of a form field, which decides the input widget and validation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FieldKind {
     Text,
@@ -69,6 +72,7 @@ pub enum FieldKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldSpec {
     /// Stable key; the same key in two items of a bundle is asked only once.
     pub key: String,
@@ -82,6 +86,7 @@ pub struct FieldSpec {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaterialRequirement {
     pub code: String,
     #[serde(default = "yes")]
@@ -97,6 +102,7 @@ fn yes() -> bool {
 
 /// Which level of government decides the item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Village,
@@ -116,6 +122,7 @@ impl Level {
 
 /// One service item (事项).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceItem {
     pub code: String,
     pub name: L10n,
@@ -148,6 +155,7 @@ pub struct ServiceItem {
 
 /// A "one-thing" bundle (一件事一次办): several items, one form, one set of materials.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bundle {
     pub code: String,
     pub name: L10n,
@@ -157,6 +165,7 @@ pub struct Bundle {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Catalogue {
     /// Monotonic version; a device replaces its catalogue only with a higher one.
     pub version: u32,

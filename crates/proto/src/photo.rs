@@ -10,6 +10,8 @@ use std::fmt;
 use std::str::FromStr;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// On the wire: 64 lower-case hex characters.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
 pub struct PhotoHash(pub [u8; 32]);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResidentRecord {
     pub id: ResidentId,
     pub name: PersonName,
@@ -37,6 +38,7 @@ pub struct ResidentRecord {
 
 /// A stored document photo: content address plus what a reviewer needs before downloading it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoRef {
     pub hash: PhotoHash,
     pub bytes: u64,
@@ -46,6 +48,7 @@ pub struct PhotoRef {
 
 /// One required material of an application and the photos that show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaterialRecord {
     pub code: String,
     pub photos: Vec<PhotoRef>,
@@ -57,6 +60,7 @@ pub struct MaterialRecord {
 /// One revision of an application as submitted by the agent. A correction after 退回补正
 /// is a new revision (revision + 1) of the same application id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplicationRecord {
     pub id: ApplicationId,
     pub revision: u32,
@@ -85,6 +89,7 @@ impl ApplicationRecord {
 
 /// How the handover of a result was proven.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Proof {
     /// The recipient signed on the screen; the signature is stored as an image.
@@ -102,6 +107,7 @@ impl Proof {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryRecord {
     pub delivery_id: DeliveryId,
     pub application_id: ApplicationId,
@@ -112,6 +118,7 @@ pub struct DeliveryRecord {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RatingRecord {
     pub delivery_id: DeliveryId,
     pub application_id: ApplicationId,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// Application-level stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Being captured on the phone (草稿).
@@ -29,6 +30,7 @@ pub enum Stage {
 
 /// Per-item decision status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     Pending,
@@ -46,6 +48,7 @@ pub enum ItemStatus {
 
 /// What a list shows for an application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AppStatus {
     Draft,
@@ -211,6 +214,7 @@ pub fn overall(stage: Stage, items: &[ItemStatus]) -> AppStatus {
 
 /// How a result reaches the resident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryMode {
     /// 送证上门: the agent brings it home (elderly, limited mobility).
@@ -230,6 +234,7 @@ impl DeliveryMode {
 
 /// The resident's 5-level satisfaction rating (好差评).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Rating {
     VeryDissatisfied = 1,
@@ -266,6 +271,7 @@ impl Rating {
 
 /// A staff decision on an application (or one item of it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Decision {
     /// 受理: the materials are complete; the time limit starts.

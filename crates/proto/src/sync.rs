@@ -24,6 +24,7 @@ pub const MAX_PUSH_EVENTS: usize = 100;
 pub const MAX_PULL_CHANGES: usize = 500;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolRequest {
     /// The one-time code shown (and as QR) by township staff.
     pub code: String,
@@ -32,6 +33,7 @@ pub struct EnrolRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolResponse {
     pub device_id: DeviceId,
     /// Bearer token; shown once, stored hashed on the centre, revocable by staff.
@@ -43,6 +45,7 @@ pub struct EnrolResponse {
 
 /// One change made on a device, as it sits in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: EventId,
     pub created_at: DateTime<Utc>,
@@ -51,6 +54,7 @@ pub struct Event {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
     ResidentUpserted { resident: ResidentRecord },
@@ -80,6 +84,7 @@ impl EventBody {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub events: Vec<Event>,
     /// How many events are still waiting on the device after this batch (shown to staff).
@@ -88,12 +93,14 @@ pub struct PushRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// One outcome per event, in request order.
     pub outcomes: Vec<EventOutcome>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventOutcome {
     pub event_id: EventId,
     #[serde(flatten)]
@@ -101,6 +108,7 @@ pub struct EventOutcome {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum EventResult {
     /// Applied (now or, for a replay, earlier: the stored answer is returned unchanged).
@@ -111,17 +119,20 @@ pub enum EventResult {
 
 /// Ask which photos the centre still lacks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotosMissingRequest {
     pub hashes: Vec<PhotoHash>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotosMissingResponse {
     pub missing: Vec<PhotoHash>,
 }
 
 /// A change the centre publishes to a village's devices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     /// Position in the centre's sequence; the device's cursor after applying it.
     pub seq: i64,
@@ -131,6 +142,7 @@ pub struct Change {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChangeBody {
     /// The centre has the application text of this revision (已接收).
@@ -150,6 +162,7 @@ pub enum ChangeBody {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryTask {
     pub id: DeliveryId,
     pub application_id: ApplicationId,
@@ -163,6 +176,7 @@ pub struct DeliveryTask {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     pub changes: Vec<Change>,
     /// Cursor to send next time (the last change's seq, or the request's cursor if none).
@@ -173,6 +187,7 @@ pub struct PullResponse {
 
 /// Machine-readable error codes of the sync API (and of rejected events).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Malformed request (bad JSON, wrong types).
@@ -211,6 +226,7 @@ impl ErrorCode {
 
 /// The JSON body of every error response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     /// Human-readable, Chinese first.

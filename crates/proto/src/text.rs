@@ -43,6 +43,7 @@ macro_rules! bounded_text {
     ($(#[$doc:meta])* $name:ident, $field:literal, $field_en:literal, $max:expr, $multi:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -98,6 +99,7 @@ bounded_text!(
 /// A mainland mobile (11 digits starting with 1) or a landline with area code (7–12 digits,
 /// optional hyphen). Stored without spaces.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Phone(String);
 
