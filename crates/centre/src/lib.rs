@@ -1,1 +1,10 @@
-//! placeholder
+//! Daiban township centre server (镇便民服务中心).
+//!
+//! - [`store`]: storage behind one [`store::Store`] trait, on SQLite (default) or PostgreSQL,
+//!   with the domain rules (ingest of agents' events, staff decisions, change feeds).
+//! - [`blobs`]: photo bytes behind [`blobs::PhotoBlobs`] (filesystem by default).
+//! - [`api`]: the sync API for agents' phones (axum), including tus photo uploads and the
+//!   OpenAPI document.
+//! - [`demo`]: a seeded demo centre (桃源镇) for trying the app end to end.
+
+pub mod store;
