@@ -8,3 +8,4 @@
 //! - [`demo`]: a seeded demo centre (桃源镇) for trying the app end to end.
 
 pub mod store;
+pub mod catalogue;

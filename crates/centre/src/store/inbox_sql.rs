@@ -31,11 +31,14 @@ pub(crate) fn inbox_query(
 ) -> (String, Vec<Param>) {
     let mut params = vec![Param::Int(township.0)];
     let mut conds = vec![format!("a.township_id = {}", placeholder(1))];
+    // `sql` has one `?` per value; each becomes the dialect's numbered placeholder.
     let mut push = |sql: &str, values: Vec<Param>| {
-        let mut s = sql.to_string();
-        for v in values {
+        let mut parts = sql.split('?');
+        let mut s = parts.next().unwrap_or_default().to_string();
+        for (v, rest) in values.into_iter().zip(parts) {
             params.push(v);
-            s = s.replacen('?', &placeholder(params.len()), 1);
+            s.push_str(&placeholder(params.len()));
+            s.push_str(rest);
         }
         conds.push(s);
     };
@@ -87,5 +90,9 @@ mod tests {
         assert!(sql.contains("a.village_id = $2") && sql.contains("i.item = $3") && sql.ends_with("LIMIT $4"), "{sql}");
         assert!(!sql.contains("a.status ="));
         assert_eq!(params, vec![Param::Int(1), Param::Int(7), Param::Text("elderly_card".into()), Param::Int(50)]);
+        let after = InboxCursor { deadline: NaiveDate::MIN, received_at: Utc::now(), id: daiban_proto::ApplicationId::new() };
+        let (sql, params) = inbox_query(TownshipId(1), &InboxFilter::default(), Some(&after), 5, |n| format!("?{n}"));
+        assert!(sql.contains("> (?2, ?3, ?4)") && sql.ends_with("LIMIT ?5"), "{sql}");
+        assert_eq!(params.len(), 5);
     }
 }
