@@ -7,5 +7,7 @@
 //!   OpenAPI document.
 //! - [`demo`]: a seeded demo centre (桃源镇) for trying the app end to end.
 
-pub mod store;
+pub mod api;
+pub mod blobs;
 pub mod catalogue;
+pub mod store;

@@ -340,6 +340,40 @@ pub struct StoredRating {
     pub needs_follow_up: bool,
 }
 
+/// Id of a tus upload: 128 random bits as 32 hex characters (it is part of the upload URL,
+/// so it is parsed strictly before it is used anywhere).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UploadId(String);
+
+impl UploadId {
+    pub fn new() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
+impl Default for UploadId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for UploadId {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(())
+        }
+    }
+}
+
+impl fmt::Display for UploadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A tus upload in progress (or, when `offset == length`, finished).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {

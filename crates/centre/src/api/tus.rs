@@ -1,0 +1,385 @@
+//! Resumable photo uploads: tus 1.0.0 core with the `creation` and `checksum` extensions, at
+//! `/api/v1/uploads`, so any standard tus client can upload to the centre.
+//!
+//! - `POST` creates an upload. `Upload-Length` is required; `Upload-Metadata` must contain
+//!   `sha256` (the photo's content address, hex). The photo must be referenced by an
+//!   application or delivery already pushed from the device's village (text travels first).
+//!   **If the centre already has the photo, the answer is `201 Created` with `Upload-Offset`
+//!   equal to `Upload-Length`**: the upload is complete and no byte needs to be sent.
+//! - `HEAD` reports `Upload-Offset`: every byte below it is on disk (fsynced), so a client
+//!   whose connection broke resumes from there and re-sends at most the chunk in flight.
+//! - `PATCH` appends a chunk at `Upload-Offset` (else `409`). With `Upload-Checksum`
+//!   (`sha1` or `sha256`) the chunk is verified and refused with `460` on mismatch, nothing of
+//!   it kept; without one, whatever arrived before a broken connection is kept. When the last
+//!   byte arrives, the whole file's SHA-256 is checked against the announced hash: a match
+//!   moves it into the photo store, a mismatch discards the upload (`460`; start again).
+//!
+//! Each upload belongs to the device that created it; others get `404`. Two requests cannot
+//! write one upload at once (`423 Locked`).
+
+use crate::api::error::too_large;
+use crate::api::{AppError, AppState, Device};
+use crate::store::{Upload, UploadId};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use daiban_proto::sync::{ErrorBody, ErrorCode};
+use daiban_proto::PhotoHash;
+use futures_util::StreamExt;
+use sha2::digest::DynDigest;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::io::SeekFrom;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+const TUS_VERSION: &str = "1.0.0";
+const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
+const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+
+/// Uploads being written right now (one writer per upload).
+#[derive(Default)]
+pub(crate) struct InFlight(Mutex<HashSet<String>>);
+
+struct Writing {
+    set: Arc<InFlight>,
+    id: String,
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.set.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
+}
+
+fn claim(set: &Arc<InFlight>, id: &str) -> Option<Writing> {
+    let fresh = set.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string());
+    fresh.then(|| Writing { set: set.clone(), id: id.to_string() })
+}
+
+/// Every tus response says `Tus-Resumable`; every request but `OPTIONS` must send it.
+pub(super) async fn protocol(req: Request, next: Next) -> Response {
+    let ok = req.method() == Method::OPTIONS || req.headers().get(&TUS_RESUMABLE).is_some_and(|v| v == TUS_VERSION);
+    let mut resp = if ok {
+        next.run(req).await
+    } else {
+        let mut r = AppError::new(ErrorCode::ProtocolVersion, "需要 Tus-Resumable: 1.0.0 / this server speaks tus 1.0.0")
+            .with_status(StatusCode::PRECONDITION_FAILED)
+            .into_response();
+        r.headers_mut().insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+        r
+    };
+    resp.headers_mut().insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+    resp
+}
+
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, AppError> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().ok().and_then(|s| s.trim().parse().ok()))
+        .map(|v| v.ok_or_else(|| AppError::bad_request(format!("{name} 应为非负整数 / {name} must be a non-negative integer")).with_field(name.as_str())))
+        .transpose()
+}
+
+/// `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
+fn metadata(headers: &HeaderMap) -> Result<HashMap<String, String>, AppError> {
+    let bad = || AppError::bad_request("Upload-Metadata 格式有误 / malformed Upload-Metadata").with_field("Upload-Metadata");
+    let Some(raw) = headers.get("upload-metadata") else {
+        return Ok(HashMap::new());
+    };
+    let raw = raw.to_str().map_err(|_| bad())?;
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut it = pair.splitn(2, ' ');
+            let key = it.next().ok_or_else(bad)?.to_string();
+            let value = match it.next() {
+                Some(v) => base64::engine::general_purpose::STANDARD.decode(v.trim()).map_err(|_| bad())?,
+                None => Vec::new(),
+            };
+            Ok((key, String::from_utf8(value).map_err(|_| bad())?))
+        })
+        .collect()
+}
+
+fn staging_path(s: &AppState, id: &UploadId) -> PathBuf {
+    s.config.upload_dir.join(format!("{id}.part"))
+}
+
+fn no_content(offset: u64) -> Response {
+    (StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, offset.to_string())]).into_response()
+}
+
+/// Discover the server's tus capabilities.
+#[utoipa::path(
+    options, path = "/api/v1/uploads", tag = "uploads",
+    responses((status = 204, description = "tus capabilities", headers(
+        ("Tus-Version" = String, description = "1.0.0"),
+        ("Tus-Extension" = String, description = "creation,checksum"),
+        ("Tus-Checksum-Algorithm" = String, description = "sha1,sha256"),
+        ("Tus-Max-Size" = u64, description = "largest photo in bytes"),
+    )))
+)]
+pub(super) async fn options(State(s): State<AppState>) -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            ("tus-version", TUS_VERSION.to_string()),
+            ("tus-extension", "creation,checksum".to_string()),
+            ("tus-checksum-algorithm", "sha1,sha256".to_string()),
+            ("tus-max-size", s.config.max_photo_bytes.to_string()),
+        ],
+    )
+        .into_response()
+}
+
+/// Create an upload for one photo (tus `creation`).
+#[utoipa::path(
+    post, path = "/api/v1/uploads", tag = "uploads",
+    params(
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Length" = u64, Header, description = "the photo's size in bytes"),
+        ("Upload-Metadata" = String, Header, description = "must include `sha256 <base64 of the hex SHA-256>`"),
+    ),
+    security(("device_token" = [])),
+    responses(
+        (status = 201, description = "created; `Location` is the upload URL. `Upload-Offset` equals `Upload-Length` when the centre already has the photo: nothing to send",
+         headers(("Location" = String), ("Upload-Offset" = u64))),
+        (status = 400, body = ErrorBody, description = "missing or malformed `Upload-Length` / `Upload-Metadata`"),
+        (status = 403, body = ErrorBody, description = "`forbidden`: no application of this village refers to the photo"),
+        (status = 412, body = ErrorBody, description = "missing or unsupported `Tus-Resumable`"),
+        (status = 413, body = ErrorBody, description = "larger than `Tus-Max-Size`"),
+    )
+)]
+pub(super) async fn create(State(s): State<AppState>, Device(device): Device, headers: HeaderMap) -> Result<Response, AppError> {
+    if headers.contains_key("upload-defer-length") {
+        return Err(AppError::bad_request("不支持 Upload-Defer-Length / deferred length is not supported"));
+    }
+    let length = header_u64(&headers, &UPLOAD_LENGTH)?
+        .ok_or_else(|| AppError::bad_request("缺少 Upload-Length / Upload-Length is required").with_field("Upload-Length"))?;
+    if length > s.config.max_photo_bytes {
+        return Err(too_large());
+    }
+    if length == 0 {
+        return Err(AppError::bad_request("照片不能为空 / an empty photo").with_field("Upload-Length"));
+    }
+    let hash: PhotoHash = metadata(&headers)?
+        .get("sha256")
+        .and_then(|h| h.parse().ok())
+        .ok_or_else(|| {
+            AppError::bad_request("Upload-Metadata 需含 sha256(照片的SHA-256,十六进制) / Upload-Metadata must carry the photo's sha256 (hex)")
+                .with_field("Upload-Metadata")
+        })?;
+    if !s.store.photo_upload_allowed(device, hash).await? {
+        return Err(AppError::new(
+            ErrorCode::Forbidden,
+            "本村已上传的申请中没有这张照片,请先同步申请 / no application of this village refers to this photo; push the application first",
+        ));
+    }
+    let id = UploadId::new();
+    let have_it = s.store.photos_missing(vec![hash]).await?.is_empty();
+    let offset = if have_it {
+        length
+    } else {
+        tokio::fs::File::create(staging_path(&s, &id)).await?;
+        0
+    };
+    let upload = Upload { id: id.to_string(), device_id: device.device_id, hash, length, offset, created_at: chrono::Utc::now() };
+    s.store.create_upload(upload).await?;
+    Ok((StatusCode::CREATED, [("location", format!("/api/v1/uploads/{id}")), (UPLOAD_OFFSET.as_str(), offset.to_string())]).into_response())
+}
+
+/// The device's upload, or 404 (also for ids that are not ours or not ids at all).
+async fn own_upload(s: &AppState, device: &crate::store::DeviceAuth, id: &str) -> Result<(UploadId, Upload), AppError> {
+    let not_found = || AppError::new(ErrorCode::NotFound, "上传不存在 / no such upload");
+    let id: UploadId = id.parse().map_err(|_| not_found())?;
+    let upload = s.store.upload(device.device_id, &id.to_string()).await?.ok_or_else(not_found)?;
+    Ok((id, upload))
+}
+
+/// How far an upload got.
+#[utoipa::path(
+    head, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
+    security(("device_token" = [])),
+    responses(
+        (status = 200, description = "bytes received and durable", headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Cache-Control" = String, description = "no-store"))),
+        (status = 404, description = "no such upload of this device"),
+    )
+)]
+pub(super) async fn head(State(s): State<AppState>, Device(device): Device, Path(id): Path<String>) -> Result<Response, AppError> {
+    let (_, u) = own_upload(&s, &device, &id).await?;
+    Ok((
+        StatusCode::OK,
+        [(UPLOAD_OFFSET, u.offset.to_string()), (UPLOAD_LENGTH, u.length.to_string()), (axum::http::header::CACHE_CONTROL, "no-store".into())],
+    )
+        .into_response())
+}
+
+/// The `Upload-Checksum` of a chunk: a hasher and the digest it must produce.
+fn chunk_checksum(headers: &HeaderMap) -> Result<Option<(Box<dyn DynDigest + Send>, Vec<u8>)>, AppError> {
+    let Some(v) = headers.get("upload-checksum") else {
+        return Ok(None);
+    };
+    let bad = |what: &str| AppError::bad_request(format!("Upload-Checksum {what}")).with_field("Upload-Checksum");
+    let v = v.to_str().map_err(|_| bad("格式有误 / is malformed"))?;
+    let (algo, digest) = v.trim().split_once(' ').ok_or_else(|| bad("格式有误 / is malformed"))?;
+    let digest = base64::engine::general_purpose::STANDARD.decode(digest.trim()).map_err(|_| bad("不是 base64 / is not base64"))?;
+    let hasher: Box<dyn DynDigest + Send> = match algo {
+        "sha1" => Box::new(sha1::Sha1::default()),
+        "sha256" => Box::new(Sha256::default()),
+        _ => return Err(bad("算法不支持(支持 sha1、sha256)/ algorithm not supported (sha1, sha256)")),
+    };
+    Ok(Some((hasher, digest)))
+}
+
+fn checksum_mismatch(message: &str) -> AppError {
+    AppError::new(ErrorCode::ChecksumMismatch, message)
+}
+
+/// Append a chunk at `Upload-Offset`.
+#[utoipa::path(
+    patch, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(
+        ("id" = String, Path),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Offset" = u64, Header, description = "must equal the server's offset"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of this chunk"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    security(("device_token" = [])),
+    responses(
+        (status = 204, description = "chunk stored durably; `Upload-Offset` is the new offset (on the last chunk: photo verified and stored)", headers(("Upload-Offset" = u64))),
+        (status = 409, body = ErrorBody, description = "`Upload-Offset` does not match (HEAD and resume)"),
+        (status = 413, body = ErrorBody, description = "the chunk goes beyond `Upload-Length`"),
+        (status = 415, body = ErrorBody, description = "wrong Content-Type"),
+        (status = 423, body = ErrorBody, description = "another request is writing this upload"),
+        (status = 460, body = ErrorBody, description = "chunk checksum mismatch (chunk dropped), or the whole photo does not match its sha256 (upload discarded)"),
+    )
+)]
+pub(super) async fn patch(
+    State(s): State<AppState>,
+    Device(device): Device,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let (id, u) = own_upload(&s, &device, &id).await?;
+    if headers.get(axum::http::header::CONTENT_TYPE).is_none_or(|v| v != "application/offset+octet-stream") {
+        return Err(AppError::bad_request("Content-Type 应为 application/offset+octet-stream").with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    }
+    let offset = header_u64(&headers, &UPLOAD_OFFSET)?
+        .ok_or_else(|| AppError::bad_request("缺少 Upload-Offset / Upload-Offset is required").with_field("Upload-Offset"))?;
+    let mut checksum = chunk_checksum(&headers)?;
+    let _writing = claim(&s.uploads_in_flight, &u.id).ok_or_else(|| {
+        AppError::new(ErrorCode::Conflict, "此上传正在写入,请稍后重试 / this upload is being written, retry shortly").with_status(StatusCode::LOCKED)
+    })?;
+    // Re-read under the claim: a request that just finished may have moved the offset.
+    let (_, u) = own_upload(&s, &device, &u.id).await?;
+    if offset != u.offset {
+        return Err(AppError::new(
+            ErrorCode::Conflict,
+            format!("Upload-Offset 应为 {}(收到 {offset}) / Upload-Offset must be {}", u.offset, u.offset),
+        )
+        .with_field("Upload-Offset"));
+    }
+    if u.offset == u.length {
+        return Ok(no_content(u.offset));
+    }
+
+    let path = staging_path(&s, &id);
+    let mut file = tokio::fs::OpenOptions::new().write(true).open(&path).await?;
+    // Bytes past the acknowledged offset (from a request cut before it answered) are dropped.
+    file.set_len(offset).await?;
+    file.seek(SeekFrom::Start(offset)).await?;
+    let room = u.length - offset;
+    let mut written: u64 = 0;
+    let mut stream = body.into_data_stream();
+    let cut = loop {
+        let frame = match tokio::time::timeout(s.config.upload_idle_timeout, stream.next()).await {
+            Err(_) => break Some("stalled"),
+            Ok(None) => break None,
+            Ok(Some(Err(_))) => break Some("connection broke"),
+            Ok(Some(Ok(bytes))) => bytes,
+        };
+        if written + frame.len() as u64 > room {
+            file.set_len(offset).await?;
+            return Err(AppError::new(ErrorCode::PayloadTooLarge, "数据超出 Upload-Length / data beyond Upload-Length"));
+        }
+        file.write_all(&frame).await?;
+        if let Some((h, _)) = checksum.as_mut() {
+            h.update(&frame);
+        }
+        written += frame.len() as u64;
+    };
+    if let Some(why) = cut {
+        // A chunk with a checksum is all or nothing; without one, keep what arrived.
+        let keep = if checksum.is_some() { 0 } else { written };
+        file.set_len(offset + keep).await?;
+        file.sync_all().await?;
+        if keep > 0 {
+            s.store.set_upload_offset(&u.id, offset + keep).await?;
+        }
+        return Err(AppError::bad_request(format!("上传中断({why}),请从 Upload-Offset 继续 / upload interrupted ({why}); resume from Upload-Offset")));
+    }
+    if let Some((h, want)) = checksum {
+        if h.finalize().as_ref() != want.as_slice() {
+            file.set_len(offset).await?;
+            return Err(checksum_mismatch("本段数据校验失败,请重发 / chunk checksum mismatch, send it again"));
+        }
+    }
+    file.flush().await?;
+    file.sync_all().await?;
+    drop(file);
+    let new_offset = offset + written;
+    if new_offset < u.length {
+        s.store.set_upload_offset(&u.id, new_offset).await?;
+        return Ok(no_content(new_offset));
+    }
+    if whole_file_hash(&path).await? != u.hash {
+        tokio::fs::remove_file(&path).await?;
+        s.store.discard_upload(&u.id).await?;
+        return Err(checksum_mismatch("照片内容与其SHA-256不符,已丢弃,请重新上传 / the photo does not match its sha256; upload discarded, start again"));
+    }
+    s.blobs.put_file(&u.hash, &path).await?;
+    s.store.complete_upload(&u.id, u.hash, u.length).await?;
+    tracing::info!(photo = %u.hash, bytes = u.length, device = %device.device_id, "photo stored");
+    Ok(no_content(new_offset))
+}
+
+async fn whole_file_hash(path: &std::path::Path) -> std::io::Result<PhotoHash> {
+    let mut f = tokio::fs::File::open(path).await?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        Digest::update(&mut h, &buf[..n]);
+    }
+    Ok(PhotoHash(h.finalize().into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::error::status_of;
+
+    #[test]
+    fn metadata_parses_tus_pairs() {
+        let mut h = HeaderMap::new();
+        h.insert("upload-metadata", HeaderValue::from_static("sha256 YWJj,filename aWQuanBn,empty"));
+        let m = metadata(&h).unwrap();
+        assert_eq!((m["sha256"].as_str(), m["filename"].as_str(), m["empty"].as_str()), ("abc", "id.jpg", ""));
+        h.insert("upload-metadata", HeaderValue::from_static("sha256 !!!"));
+        assert!(metadata(&h).is_err());
+        assert_eq!(status_of(ErrorCode::ChecksumMismatch).as_u16(), 460);
+    }
+}

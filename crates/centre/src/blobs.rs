@@ -1,0 +1,95 @@
+//! Photo bytes, content-addressed by SHA-256, behind [`PhotoBlobs`].
+//!
+//! The database records which photos exist and who refers to them; the bytes live here. The
+//! default [`FsPhotoBlobs`] keeps one file per photo under a two-level fan-out
+//! (`ab/cdef…`). An object store (S3, OSS, MinIO…) can implement the same trait: it receives a
+//! complete, hash-verified local file and must make it durable before returning.
+
+use async_trait::async_trait;
+use daiban_proto::PhotoHash;
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[async_trait]
+pub trait PhotoBlobs: Send + Sync + 'static {
+    /// Take a complete, already verified file into the store as `hash`. The file is consumed
+    /// (moved or copied, then removed). Durable when this returns.
+    async fn put_file(&self, hash: &PhotoHash, file: &Path) -> io::Result<()>;
+    async fn get(&self, hash: &PhotoHash) -> io::Result<Option<Vec<u8>>>;
+    async fn exists(&self, hash: &PhotoHash) -> io::Result<bool>;
+}
+
+/// Photos as files under a root directory.
+#[derive(Clone, Debug)]
+pub struct FsPhotoBlobs {
+    root: PathBuf,
+}
+
+impl FsPhotoBlobs {
+    pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        Ok(Self { root })
+    }
+
+    pub fn path_of(&self, hash: &PhotoHash) -> PathBuf {
+        let (dir, file) = hash.shard_path();
+        self.root.join(dir).join(file)
+    }
+}
+
+/// Make `dest` hold the contents of `src` atomically and durably: write a temp file beside
+/// `dest` (a rename when on the same filesystem, else a copy), fsync it, rename it into place,
+/// fsync the directory.
+fn install(src: &Path, dest: &Path) -> io::Result<()> {
+    let dir = dest.parent().expect("photo paths have a parent");
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+    if std::fs::rename(src, &tmp).is_err() {
+        std::fs::copy(src, &tmp)?;
+        std::fs::remove_file(src)?;
+    }
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dest)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[async_trait]
+impl PhotoBlobs for FsPhotoBlobs {
+    async fn put_file(&self, hash: &PhotoHash, file: &Path) -> io::Result<()> {
+        let (src, dest) = (file.to_path_buf(), self.path_of(hash));
+        tokio::task::spawn_blocking(move || install(&src, &dest)).await?
+    }
+
+    async fn get(&self, hash: &PhotoHash) -> io::Result<Option<Vec<u8>>> {
+        match tokio::fs::read(self.path_of(hash)).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn exists(&self, hash: &PhotoHash) -> io::Result<bool> {
+        tokio::fs::try_exists(self.path_of(hash)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_moves_a_file_in_by_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = FsPhotoBlobs::new(dir.path().join("photos")).unwrap();
+        let src = dir.path().join("upload.part");
+        std::fs::write(&src, b"jpeg bytes").unwrap();
+        let h = PhotoHash::of(b"jpeg bytes");
+        assert!(!blobs.exists(&h).await.unwrap());
+        blobs.put_file(&h, &src).await.unwrap();
+        assert!(!src.exists(), "the upload file is consumed");
+        assert_eq!(blobs.get(&h).await.unwrap().as_deref(), Some(&b"jpeg bytes"[..]));
+        assert!(blobs.path_of(&h).starts_with(dir.path().join("photos").join(&h.to_hex()[..2])));
+        assert_eq!(blobs.get(&PhotoHash::of(b"other")).await.unwrap(), None);
+    }
+}
