@@ -10,4 +10,5 @@
 pub mod api;
 pub mod blobs;
 pub mod catalogue;
+pub mod demo;
 pub mod store;
