@@ -70,7 +70,15 @@ impl PhotoStore {
     /// Open (creating if needed) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
+        let created = !root.is_dir();
         fs::create_dir_all(root.join(TEMP_DIR))?;
+        if created {
+            // Make the new directories themselves durable, not only the photos put in them.
+            sync_dir(&root)?;
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+        }
         Ok(Self { root, sweep_grace: DEFAULT_SWEEP_GRACE, sweeping: RwLock::new(()) })
     }
 
