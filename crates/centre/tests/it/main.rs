@@ -4,3 +4,5 @@
 
 mod story;
 mod support;
+mod http;
+mod tus;
