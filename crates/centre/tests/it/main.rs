@@ -6,3 +6,4 @@ mod story;
 mod support;
 mod http;
 mod tus;
+mod tuspy;
