@@ -1,0 +1,97 @@
+//! Photo tiles and the "take a photo" control.
+//!
+//! [`PhotoAdder`] offers whatever this platform has (see `platform::camera`): the file input
+//! on desktop and in the preview, the native camera on phones. When sample photos are
+//! configured (demos and browser tests, where the preview cannot receive uploads), it also
+//! offers those. Whatever the source, the parent receives raw bytes.
+
+use crate::components::icons::{Ico, Icon};
+use crate::ctx::use_ctx;
+use crate::i18n::use_lang;
+use crate::platform::camera::{photo_source, take_photo, PhotoSource};
+use daiban_proto::{PhotoHash, PhotoRef};
+use dioxus::prelude::*;
+
+/// Thumbnails of photos, optionally each with a remove button.
+#[component]
+pub fn Thumbs(photos: Vec<PhotoRef>, #[props(default)] on_remove: Option<EventHandler<PhotoHash>>) -> Element {
+    let ctx = use_ctx();
+    let lang = use_lang();
+    rsx! {
+        div { class: "thumbs",
+            for p in photos {
+                div { class: "thumb", key: "{p.hash}",
+                    if let Some(url) = ctx.thumb_url(&p.hash) {
+                        img { src: "{url}", alt: lang.t("材料照片", "document photo") }
+                    }
+                    if let Some(h) = on_remove {
+                        button { class: "remove", "aria-label": lang.t("删除这张", "Remove"),
+                            onclick: move |_| h.call(p.hash), "✕" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Raw photo bytes from the camera, the file dialog, or a sample photo.
+#[component]
+pub fn PhotoAdder(id: String, on_photo: EventHandler<Vec<u8>>, #[props(default)] busy: bool) -> Element {
+    let ctx = use_ctx();
+    let lang = use_lang();
+    let mut error = use_signal(|| None::<String>);
+    let samples = ctx.sample_photo_names();
+    let sample_dir = ctx.sample_photos.clone();
+    let label = if busy { lang.t("正在处理照片…", "Processing…") } else { lang.t("拍照 / 选照片", "Take / choose photo") };
+    rsx! {
+        div { class: "row wrap",
+            match photo_source() {
+                PhotoSource::FileInput => rsx! {
+                    label { class: "btn filepick", id: "{id}-pick",
+                        Ico { icon: Icon::Camera }
+                        "{label}"
+                        input { r#type: "file", accept: "image/*", capture: "environment", multiple: true, disabled: busy,
+                            id: "{id}-file",
+                            onchange: move |e: FormEvent| async move {
+                                for f in e.files() {
+                                    match f.read_bytes().await {
+                                        Ok(b) => on_photo.call(b.to_vec()),
+                                        Err(err) => error.set(Some(format!("读取照片失败 / cannot read photo: {err}"))),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+                PhotoSource::NativeCamera => rsx! {
+                    button { class: "btn", id: "{id}-camera", disabled: busy,
+                        onclick: move |_| async move {
+                            match take_photo().await {
+                                Ok(b) => on_photo.call(b),
+                                Err(e) => error.set(Some(e.to_string())),
+                            }
+                        },
+                        Ico { icon: Icon::Camera }
+                        "{label}"
+                    }
+                },
+            }
+            if !samples.is_empty() {
+                select { class: "btn", id: "{id}-sample", disabled: busy,
+                    onchange: move |e: FormEvent| {
+                        let name = e.value();
+                        if let Some(dir) = &sample_dir {
+                            match std::fs::read(dir.join(&name)) {
+                                Ok(b) => on_photo.call(b),
+                                Err(err) => error.set(Some(format!("{name}: {err}"))),
+                            }
+                        }
+                    },
+                    option { value: "", {lang.t("示例照片…", "Sample photo…")} }
+                    for n in samples { option { value: "{n}", "{n}" } }
+                }
+            }
+        }
+        if let Some(e) = error() { div { class: "error", role: "alert", "{e}" } }
+    }
+}

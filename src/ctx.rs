@@ -1,0 +1,101 @@
+//! What every screen can reach: the store, the sync engine's status, photo thumbnails, and a
+//! data version that moves whenever stored data changes so screens re-read what they show.
+
+use crate::config::Config;
+use daiban_agent_core::sync::{SyncHandle, SyncStatus};
+use daiban_agent_core::Store;
+use daiban_proto::PhotoHash;
+use dioxus::prelude::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Shared application context, provided at the root of every VirtualDom (desktop window or
+/// preview session). Cheap to clone.
+#[derive(Clone)]
+pub struct AppCtx {
+    pub store: Store,
+    pub sync: SyncHandle,
+    /// Pre-filled centre address for enrolment.
+    pub centre_url: Option<String>,
+    /// Sample photos offered on the capture screen (preview and tests; see config).
+    pub sample_photos: Option<PathBuf>,
+    thumbs: Arc<Mutex<HashMap<PhotoHash, Arc<str>>>>,
+}
+
+impl AppCtx {
+    /// Open the store and start the sync engine.
+    pub fn start(cfg: &Config) -> anyhow::Result<Self> {
+        let store = Store::open(&cfg.data_dir)?;
+        let sync = daiban_agent_core::sync::start(store.clone(), cfg.centre_url.clone(), cfg.enrol_code_file.clone());
+        Ok(Self::new(store, sync, cfg))
+    }
+
+    pub fn new(store: Store, sync: SyncHandle, cfg: &Config) -> Self {
+        Self {
+            store,
+            sync,
+            centre_url: cfg.centre_url.clone(),
+            sample_photos: cfg.sample_photos.clone(),
+            thumbs: Arc::default(),
+        }
+    }
+
+    /// A `data:` URL with a small JPEG preview of a stored photo (cached).
+    pub fn thumb_url(&self, hash: &PhotoHash) -> Option<Arc<str>> {
+        if let Some(u) = self.thumbs.lock().unwrap().get(hash) {
+            return Some(u.clone());
+        }
+        let jpeg = daiban_agent_core::thumbnail::thumbnail(&self.store, hash)
+            .map_err(|e| tracing::warn!("thumbnail {hash:?}: {e}"))
+            .ok()?;
+        use base64::Engine;
+        let url: Arc<str> =
+            format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg)).into();
+        self.thumbs.lock().unwrap().insert(*hash, url.clone());
+        Some(url)
+    }
+
+    /// Sample photos available for the capture screen (file names), if configured.
+    pub fn sample_photo_names(&self) -> Vec<String> {
+        let Some(dir) = &self.sample_photos else { return vec![] };
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| {
+                let n = n.to_ascii_lowercase();
+                n.ends_with(".jpg") || n.ends_with(".jpeg") || n.ends_with(".png")
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Moves whenever stored data changed (a save here, or a sync that applied changes).
+#[derive(Clone, Copy)]
+pub struct DataVersion(pub Signal<u64>);
+
+impl DataVersion {
+    /// Read (and subscribe to) the version: call this in a memo that reads the store.
+    pub fn get(self) -> u64 {
+        (self.0)()
+    }
+    pub fn bump(mut self) {
+        *self.0.write() += 1;
+    }
+}
+
+pub fn use_ctx() -> AppCtx {
+    use_context::<AppCtx>()
+}
+
+pub fn use_data_version() -> DataVersion {
+    use_context::<DataVersion>()
+}
+
+pub fn use_sync_status() -> Signal<SyncStatus> {
+    use_context::<Signal<SyncStatus>>()
+}

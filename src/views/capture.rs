@@ -1,0 +1,248 @@
+//! Capturing an application: the one form, then the materials checklist with photos.
+//!
+//! Every answer is saved when the agent leaves the field, every photo when it has been
+//! processed, so nothing typed or photographed is lost if the phone dies. Reusable documents
+//! already photographed for this resident (ID card, household register) are offered instead
+//! of a new photo (证照复用). "Submit" checks everything and puts the application in the
+//! outbox; problems are listed by field, in Chinese, and nothing already saved is lost.
+
+use crate::app::Route;
+use crate::components::fields::error_for;
+use crate::components::{ErrorList, PhotoAdder, Thumbs};
+use crate::ctx::{use_ctx, use_data_version};
+use crate::i18n::{use_lang, Lang};
+use daiban_agent_core::forms::FieldError;
+use daiban_agent_core::store::{MaterialView, ReusableMaterial};
+use daiban_agent_core::StoreError;
+use daiban_proto::catalogue::{FieldKind, FieldSpec};
+use daiban_proto::{AppStatus, ApplicationId, PhotoHash};
+use dioxus::prelude::*;
+
+#[component]
+pub fn Capture(id: ApplicationId) -> Element {
+    let ctx = use_ctx();
+    let lang = use_lang();
+    let data = use_data_version();
+    let store = ctx.store.clone();
+    let detail = use_memo(move || {
+        data.get();
+        store.application(id).ok()
+    });
+    let store = ctx.store.clone();
+    let reusable = use_memo(move || {
+        data.get();
+        store.reusable_materials(id).unwrap_or_default()
+    });
+    let initial = detail.peek().as_ref().map(|d| (d.fields.clone(), d.note.clone().unwrap_or_default()));
+    let (init_fields, init_note) = initial.unwrap_or_default();
+    let mut answers = use_signal(|| init_fields);
+    let mut note = use_signal(|| init_note);
+    let mut errors = use_signal(Vec::<FieldError>::new);
+    let mut saved_at = use_signal(|| None::<String>);
+    let busy = use_signal(|| None::<String>);
+
+    let Some(d) = detail() else {
+        return rsx! { div { class: "empty", {lang.t("找不到这份申请", "Application not found")} } };
+    };
+    if !d.editable() {
+        return rsx! {
+            div { class: "notice", {lang.t("这份申请已经提交,不能再修改。", "This application has been submitted.")} }
+            Link { class: "btn block", to: Route::ApplicationView { id }, {lang.t("查看详情", "View")} }
+        };
+    }
+
+    let store = ctx.store.clone();
+    let mut save_draft = move || {
+        match store.save_fields(id, &answers.peek(), Some(note.peek().as_str())) {
+            Ok(()) => {
+                saved_at.set(Some(crate::i18n::Lang::Zh.datetime(chrono::Utc::now())));
+                errors.write().retain(|e| e.field.starts_with("material:"));
+            }
+            Err(StoreError::Invalid(errs)) => errors.set(errs),
+            Err(e) => errors.set(vec![FieldError::new("save", "保存", e.to_string())]),
+        }
+    };
+    let autosave = save_draft.clone();
+    let mut save_now = save_draft.clone();
+    let store = ctx.store.clone();
+    let nav = navigator();
+    let submit = move |_| {
+        save_draft();
+        if errors.peek().iter().any(|e| !e.field.starts_with("material:")) {
+            return;
+        }
+        match store.submit(id) {
+            Ok(_) => {
+                data.bump();
+                nav.replace(Route::ApplicationView { id });
+            }
+            Err(StoreError::Invalid(errs)) => errors.set(errs),
+            Err(e) => errors.set(vec![FieldError::new("submit", "提交", e.to_string())]),
+        }
+    };
+    let errs = errors();
+    let done = d.materials.iter().filter(|m| m.complete()).count();
+    rsx! {
+        div { class: "card",
+            h2 { id: "capture-title", {lang.l(&d.title)} }
+            div { class: "muted", "{d.resident.name} · {d.resident.id_number.masked()}" }
+            if d.bundle.is_some() {
+                div { class: "muted small",
+                    {format!("{}{}", lang.t("一件事,包含:", "Bundle of: "), d.items.iter().map(|(_, n, _)| lang.l(n)).collect::<Vec<_>>().join(lang.t("、", ", ")))}
+                }
+            }
+        }
+        if d.status == AppStatus::Returned {
+            div { class: "banner-return", id: "return-reason",
+                strong { {lang.t("中心退回,需要补正:", "Returned by the centre: ")} }
+                {d.return_reason.clone().unwrap_or_default()}
+                if !d.return_materials.is_empty() {
+                    div { class: "small", {lang.t("请重新拍摄下方橙色框标出的材料后再次提交。", "Re-take the materials marked in orange, then submit again.")} }
+                }
+            }
+        }
+        ErrorList { errors: errs.clone() }
+        if !d.field_specs.is_empty() {
+            div { class: "section-title", {lang.t("一、填写信息", "1. Form")} }
+            div { class: "card", id: "form",
+                for spec in d.field_specs.clone() {
+                    FormField { key: "{spec.key}", spec: spec.clone(), lang,
+                        value: answers().get(&spec.key).cloned().unwrap_or_default(),
+                        error: error_for(&errs, &spec.key),
+                        on_input: move |(k, v): (String, String)| { answers.write().insert(k, v); },
+                        on_commit: { let mut a = autosave.clone(); move |_| a() } }
+                }
+                div { class: "field",
+                    label { r#for: "note", {lang.t("备注(给审核人员)", "Note for the reviewer")} }
+                    textarea { id: "note", value: "{note}", oninput: move |e| note.set(e.value()),
+                        onchange: { let mut a = autosave.clone(); move |_| a() } }
+                }
+            }
+        }
+        div { class: "section-title",
+            {format!("{}({}/{})", lang.t("二、材料清单", "2. Materials"), done, d.materials.len())}
+        }
+        for m in d.materials.clone() {
+            MaterialCard { key: "{m.kind.code}", id, material: m.clone(), lang, busy,
+                reuse: reusable().into_iter().find(|r| r.material == m.kind.code) }
+        }
+        if let Some(b) = busy() { div { class: "notice", id: "busy", "{b}" } }
+        if let Some(t) = saved_at() { div { class: "muted small", id: "saved", {format!("{} {t}", lang.t("草稿已保存", "Draft saved"))} } }
+        div { class: "btn-row",
+            button { class: "btn", id: "save-draft", onclick: move |_| save_now(), {lang.t("保存草稿", "Save draft")} }
+            button { class: "btn primary", id: "submit", disabled: busy().is_some(), onclick: submit,
+                {if d.status == AppStatus::Returned { lang.t("重新提交", "Resubmit") } else { lang.t("提交", "Submit") }} }
+        }
+    }
+}
+
+#[component]
+fn FormField(spec: FieldSpec, lang: Lang, value: String, error: Option<String>, on_input: EventHandler<(String, String)>, on_commit: EventHandler<()>) -> Element {
+    let key = spec.key.clone();
+    let k2 = key.clone();
+    let input_type = match spec.kind {
+        FieldKind::Number => "number",
+        FieldKind::Date => "date",
+        FieldKind::Phone => "tel",
+        _ => "text",
+    };
+    let inputmode = match spec.kind {
+        FieldKind::BankAccount | FieldKind::Phone => "numeric",
+        FieldKind::Number => "decimal",
+        _ => "text",
+    };
+    rsx! {
+        div { class: if error.is_some() { "field invalid" } else { "field" },
+            label { r#for: "f-{key}", {lang.l(&spec.label)} if spec.required { span { class: "req", "*" } } }
+            match &spec.kind {
+                FieldKind::Choice { options } => rsx! {
+                    select { id: "f-{key}", value: "{value}",
+                        onchange: move |e| { on_input.call((k2.clone(), e.value())); on_commit.call(()) },
+                        option { value: "", {lang.t("请选择", "Choose…")} }
+                        for o in options.clone() {
+                            option { value: "{o.zh}", selected: o.zh == value, {lang.l(&o)} }
+                        }
+                    }
+                },
+                _ => rsx! {
+                    input { id: "f-{key}", r#type: input_type, inputmode, value: "{value}",
+                        oninput: move |e| on_input.call((k2.clone(), e.value())),
+                        onchange: move |_| on_commit.call(()) }
+                },
+            }
+            if let Some(e) = &error { div { class: "error", role: "alert", "{e}" } }
+            if !spec.hint.zh.is_empty() { div { class: "hint", {lang.l(&spec.hint)} } }
+        }
+    }
+}
+
+#[component]
+fn MaterialCard(id: ApplicationId, material: MaterialView, lang: Lang, busy: Signal<Option<String>>, reuse: Option<ReusableMaterial>) -> Element {
+    let ctx = use_ctx();
+    let data = use_data_version();
+    let mut error = use_signal(|| None::<String>);
+    let m = material;
+    let code = m.kind.code.clone();
+    let want = m.kind.photos.max(1);
+    let class = if m.requested_again { "material redo" } else if m.complete() && !m.photos.is_empty() { "material done" } else { "material" };
+    let store = ctx.store.clone();
+    let code_add = code.clone();
+    let add = move |bytes: Vec<u8>| {
+        let store = store.clone();
+        let code = code_add.clone();
+        let mut busy = busy;
+        busy.set(Some(lang.t("正在处理照片,请稍候…", "Processing photo…").to_string()));
+        spawn(async move {
+            let result = tokio::task::spawn_blocking(move || store.add_photo(id, &code, &bytes)).await;
+            busy.set(None);
+            match result {
+                Ok(Ok(_)) => {
+                    error.set(None);
+                    data.bump();
+                }
+                Ok(Err(e)) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(format!("照片处理中断 / photo processing stopped: {e}"))),
+            }
+        });
+    };
+    let store = ctx.store.clone();
+    let code_rm = code.clone();
+    let remove = move |h: PhotoHash| match store.remove_photo(id, &code_rm, &h) {
+        Ok(()) => data.bump(),
+        Err(e) => error.set(Some(e.to_string())),
+    };
+    let store = ctx.store.clone();
+    let code_reuse = code.clone();
+    rsx! {
+        div { class: "{class}", id: "material-{code}",
+            div { class: "mhead",
+                span { class: "tick", if m.complete() && !m.photos.is_empty() { "✓" } else if m.required { "○" } else { "·" } }
+                div { class: "grow",
+                    div { class: "title", {lang.l(&m.kind.name)}
+                        if !m.required { span { class: "muted small", {lang.t("(如有)", " (optional)")} } }
+                        if m.reused_from.is_some() { span { class: "tag", {lang.t("已复用", "reused")} } }
+                    }
+                    div { class: "muted small",
+                        {format!("{} {}/{}", lang.t("已拍", "photos"), m.photos.len(), want)}
+                        if !m.note.zh.is_empty() { " · {lang.l(&m.note)}" }
+                    }
+                }
+            }
+            if m.requested_again { div { class: "small", style: "color: var(--orange)", {lang.t("中心要求重新提供这项材料", "The centre asked for this again")} } }
+            if !m.kind.hint.zh.is_empty() { div { class: "hint muted small", "{lang.l(&m.kind.hint)}" } }
+            Thumbs { photos: m.photos.clone(), on_remove: remove }
+            if let Some(r) = reuse {
+                button { class: "btn block", id: "reuse-{code}", style: "margin-bottom:8px",
+                    onclick: move |_| match store.reuse_material(id, &code_reuse, r.from) {
+                        Ok(()) => data.bump(),
+                        Err(e) => error.set(Some(e.to_string())),
+                    },
+                    {format!("{} {}({})", lang.t("使用已拍的", "Reuse photos from"), lang.l(&r.from_title), lang.datetime(r.captured_at))}
+                }
+            }
+            PhotoAdder { id: "add-{code}", on_photo: add, busy: busy().is_some() }
+            if let Some(e) = error() { div { class: "error", role: "alert", "{e}" } }
+        }
+    }
+}
+

@@ -1,0 +1,116 @@
+//! Home: today's work at a glance — returned applications to correct, results to deliver,
+//! drafts to finish, what waits to sync — plus proactive reminders (主动服务) for residents
+//! who are about to become eligible for something.
+
+use crate::app::Route;
+use crate::components::StatusChip;
+use crate::ctx::{use_ctx, use_data_version};
+use crate::i18n::{today, use_lang, Lang};
+use daiban_proto::AppStatus;
+use dioxus::prelude::*;
+
+#[component]
+pub fn Home() -> Element {
+    let ctx = use_ctx();
+    let lang = use_lang();
+    let data = use_data_version();
+    let store = ctx.store.clone();
+    let overview = use_memo(move || {
+        data.get();
+        let counts = store.status_counts().unwrap_or_default();
+        let returned = store.applications(&[AppStatus::Returned], None, 5, 0).unwrap_or_default();
+        let drafts = store.applications(&[AppStatus::Draft], None, 3, 0).unwrap_or_default();
+        let deliveries = store.deliveries(true).unwrap_or_default();
+        let cat = store.catalogue();
+        let mut reminders = Vec::new();
+        for item in cat.items.iter().filter(|i| i.suggest_from_age.is_some()) {
+            let age = u32::from(item.suggest_from_age.unwrap_or_default());
+            for (r, day) in store.residents_reaching_age(age, today(), 30).unwrap_or_default() {
+                reminders.push((r, day, age, item.code.clone(), item.name.clone()));
+            }
+        }
+        reminders.sort_by_key(|r| r.1);
+        (counts, returned, drafts, deliveries, reminders)
+    });
+    let (counts, returned, drafts, deliveries, reminders) = overview();
+    let n = |s: AppStatus| counts.get(&s).copied().unwrap_or(0);
+    let in_review = n(AppStatus::Received) + n(AppStatus::Accepted);
+    let open_deliveries = deliveries.iter().filter(|d| d.delivered_at.is_none()).count();
+    rsx! {
+        div { class: "stats", id: "today",
+            Stat { n: n(AppStatus::Returned), label: lang.t("待补正", "To correct"), attn: true, to: Route::Applications {} }
+            Stat { n: open_deliveries as u32, label: lang.t("待送达", "To deliver"), attn: true, to: Route::Deliveries {} }
+            Stat { n: n(AppStatus::Draft), label: lang.t("草稿", "Drafts"), attn: false, to: Route::Applications {} }
+            Stat { n: n(AppStatus::Queued), label: lang.t("待上传", "To upload"), attn: false, to: Route::SyncView {} }
+            Stat { n: in_review, label: lang.t("审核中", "In review"), attn: false, to: Route::Applications {} }
+            Stat { n: n(AppStatus::Approved) + n(AppStatus::ResultReady) + n(AppStatus::Delivered) + n(AppStatus::Rated),
+                   label: lang.t("已办结", "Done"), attn: false, to: Route::Applications {} }
+        }
+        div { class: "btn-row",
+            Link { class: "btn primary", to: Route::Residents {}, id: "new-application", {lang.t("＋ 新建申请", "+ New application")} }
+            Link { class: "btn", to: Route::ResidentNew {}, id: "new-resident", {lang.t("＋ 登记居民", "+ New resident")} }
+        }
+        if !returned.is_empty() {
+            div { class: "section-title", {lang.t("退回补正 · 请尽快处理", "Returned for correction")} }
+            ul { class: "list",
+                for a in returned {
+                    Link { class: "item", to: Route::Capture { id: a.id }, key: "{a.id}",
+                        div { class: "row between",
+                            span { class: "title", "{a.resident_name} · {lang.l(&a.title)}" }
+                            StatusChip { status: a.status }
+                        }
+                        if let Some(r) = a.return_reason { div { class: "muted", "{r}" } }
+                    }
+                }
+            }
+        }
+        if open_deliveries > 0 {
+            div { class: "section-title", {lang.t("送证上门", "Deliver results")} }
+            ul { class: "list",
+                for d in deliveries.into_iter().filter(|d| d.delivered_at.is_none()) {
+                    Link { class: "item", to: Route::DeliveryView { id: d.id }, key: "{d.id}",
+                        div { class: "title", "{d.resident_name} · {lang.l(&d.result)}" }
+                        div { class: "muted", {d.address.clone().unwrap_or_default()} }
+                    }
+                }
+            }
+        }
+        if !drafts.is_empty() {
+            div { class: "section-title", {lang.t("未完成的草稿", "Unfinished drafts")} }
+            ul { class: "list",
+                for a in drafts {
+                    Link { class: "item", to: Route::Capture { id: a.id }, key: "{a.id}",
+                        div { class: "title", "{a.resident_name} · {lang.l(&a.title)}" }
+                        div { class: "muted small", {format!("{} {}", lang.t("保存于", "saved"), lang.datetime(a.updated_at))} }
+                    }
+                }
+            }
+        }
+        if !reminders.is_empty() {
+            div { class: "section-title", {lang.t("主动服务提醒", "Proactive reminders")} }
+            ul { class: "list", id: "reminders",
+                for (r, day, age, code, name) in reminders {
+                    Link { class: "item", to: Route::ChooseService { resident: r.id }, key: "{r.id}-{code}",
+                        div { class: "title", "{r.name}" }
+                        div { class: "muted",
+                            {match lang {
+                                Lang::Zh => format!("{}年满{}岁,可办理{}", lang.date(day), age, name.zh),
+                                Lang::En => format!("turns {} on {} — eligible for {}", age, lang.date(day), lang.l(&name)),
+                            }}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn Stat(n: u32, label: &'static str, attn: bool, to: Route) -> Element {
+    rsx! {
+        Link { class: if attn && n > 0 { "stat attn" } else { "stat" }, to,
+            div { class: "n", "{n}" }
+            div { class: "l", "{label}" }
+        }
+    }
+}
