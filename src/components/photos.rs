@@ -40,6 +40,8 @@ pub fn PhotoAdder(id: String, on_photo: EventHandler<Vec<u8>>, #[props(default)]
     let ctx = use_ctx();
     let lang = use_lang();
     let mut error = use_signal(|| None::<String>);
+    // Re-created after each pick so choosing the same sample again fires `onchange` again.
+    let mut picks = use_signal(|| 0u32);
     let samples = ctx.sample_photo_names();
     let sample_dir = ctx.sample_photos.clone();
     let label = if busy { lang.t("正在处理照片…", "Processing…") } else { lang.t("拍照 / 选照片", "Take / choose photo") };
@@ -77,9 +79,10 @@ pub fn PhotoAdder(id: String, on_photo: EventHandler<Vec<u8>>, #[props(default)]
                 },
             }
             if !samples.is_empty() {
-                select { class: "btn", id: "{id}-sample", disabled: busy,
+                select { class: "btn", id: "{id}-sample", disabled: busy, key: "{picks}",
                     onchange: move |e: FormEvent| {
                         let name = e.value();
+                        picks += 1;
                         if let Some(dir) = &sample_dir {
                             match std::fs::read(dir.join(&name)) {
                                 Ok(b) => on_photo.call(b),

@@ -1,0 +1,154 @@
+//! Helpers for the app's end-to-end tests: a headless Chromium driven over WebDriver, and
+//! real photographs for the sample-photo folder.
+
+#![allow(dead_code)]
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// chromedriver in its own process group; dropping this kills the whole group, so a failed
+/// test never leaves a headless Chromium behind.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.driver.id())]).status();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Browser {
+    /// Start chromedriver and a headless Chromium with a fresh profile under `tmp`, at a
+    /// phone-sized window (`width`×`height`).
+    pub async fn start(tmp: &Path, width: u32, height: u32) -> Browser {
+        // fantoccini links aws-lc-rs and reqwest links ring: pick one explicitly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        std::fs::create_dir_all(tmp.join("chrome-tmp")).unwrap();
+        let port = free_port();
+        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp.join("chrome-tmp"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt-get install chromium-driver; scripts/setup.sh does)");
+        let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+            "goog:chromeOptions": {
+                // Emulate the phone's viewport exactly (a headless window cannot be narrower than 500 px).
+                "mobileEmulation": { "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } },
+                "binary": std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--lang=zh-CN", format!("--window-size={width},{height}"),
+                         format!("--user-data-dir={}", tmp.join("profile").display())]
+            }
+        }))
+        .unwrap();
+        let t = Instant::now();
+        let client = loop {
+            match ClientBuilder::rustls().unwrap().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+                Ok(c) => break c,
+                Err(e) if t.elapsed() < Duration::from_secs(20) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("webdriver connect: {e}"),
+            }
+        };
+        Browser { client, driver }
+    }
+
+    /// Wait until the element matching `css` contains `want`; returns its text.
+    pub async fn wait_text(&self, css: &str, want: &str) -> String {
+        let t = Instant::now();
+        let mut last = String::new();
+        while t.elapsed() < Duration::from_secs(15) {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = e.text().await {
+                    if text.contains(want) {
+                        return text;
+                    }
+                    last = text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {css:?} to contain {want:?}; last text: {last:?}");
+    }
+
+    /// Wait until `css` matches exactly `n` elements.
+    pub async fn wait_count(&self, css: &str, n: usize) {
+        let t = Instant::now();
+        let mut got = 0;
+        while t.elapsed() < Duration::from_secs(20) {
+            got = self.client.find_all(Locator::Css(css)).await.map(|v| v.len()).unwrap_or(0);
+            if got == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {n} × {css:?}; found {got}");
+    }
+
+    pub async fn click(&self, css: &str) {
+        let t = Instant::now();
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(e) => match {
+                    // Centre it, as a thumb would scroll it, so the fixed bottom bar never covers it.
+                    let arg = serde_json::to_value(&e).unwrap();
+                    let _ = self.client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg]).await;
+                    e.click().await
+                } {
+                    Ok(_) => return,
+                    Err(err) if t.elapsed() > Duration::from_secs(10) => panic!("click {css}: {err}"),
+                    Err(_) => {}
+                },
+                Err(err) if t.elapsed() > Duration::from_secs(10) => panic!("find {css}: {err}"),
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let e = self.client.wait().for_element(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    pub async fn screenshot(&self, path: &Path) {
+        std::fs::write(path, self.client.screenshot().await.unwrap()).unwrap();
+    }
+}
+
+/// Real photographs (Debian wallpaper packages), smallest first, distinct files.
+pub fn real_photos(n: usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![PathBuf::from("/usr/share/wallpapers")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "jpg") && !p.ends_with("screenshot.jpg") {
+                found.push((std::fs::metadata(&p).unwrap().len(), p));
+            }
+        }
+    }
+    found.sort();
+    found.dedup_by_key(|(len, _)| *len);
+    assert!(found.len() >= n, "need {n} real photos under /usr/share/wallpapers (scripts/setup.sh installs them)");
+    found.into_iter().take(n).map(|(_, p)| p).collect()
+}
