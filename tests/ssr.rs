@@ -69,7 +69,7 @@ fn sync_strip_shows_items_and_bytes_while_syncing_and_what_waits_otherwise() {
             summary: OutboxSummary { pending_events: 3, pending_applications: 2, quarantined: 0, pending_photos: 6, pending_photo_bytes: 1_500_000 } } }
     }
     let html = render_in_router(waiting);
-    assert!(html.contains("待上传:3 条记录、6 张照片(1.5 MB)"), "{html}");
+    assert!(html.contains("待上传：3 条记录、6 张照片（1.5 MB）"), "{html}");
     assert!(html.contains("有信号时自动上传"), "{html}");
 
     fn idle_empty() -> Element {

@@ -44,7 +44,7 @@ pub fn ErrorList(errors: Vec<FieldError>) -> Element {
     }
     rsx! {
         div { class: "errors", id: "errors", role: "alert",
-            strong { {lang.t("请修改以下内容后再保存:", "Please correct the following:")} }
+            strong { {lang.t("请修改以下内容后再保存：", "Please correct the following:")} }
             ul {
                 for e in errors { li { "{e}" } }
             }

@@ -131,7 +131,7 @@ pub fn SyncStrip(status: SyncStatus, summary: OutboxSummary) -> Element {
     if summary.quarantined > 0 {
         return rsx! {
             Link { to: Route::SyncView {}, class: "syncstrip warn", id: "syncstrip",
-                {format!("{} {} {}", lang.t("有", ""), summary.quarantined, lang.t("条被中心拒收,请查看原因", "item(s) refused by the centre — see why"))}
+                {format!("{} {} {}", lang.t("有", ""), summary.quarantined, lang.t("条被中心拒收，请查看原因", "item(s) refused by the centre — see why"))}
             }
         };
     }
@@ -140,7 +140,7 @@ pub fn SyncStrip(status: SyncStatus, summary: OutboxSummary) -> Element {
     }
     let waiting = match lang {
         Lang::Zh => format!(
-            "待上传:{} 条记录、{} 张照片({})",
+            "待上传：{} 条记录、{} 张照片（{}）",
             summary.pending_events,
             summary.pending_photos,
             lang.bytes(summary.pending_photo_bytes)

@@ -32,7 +32,7 @@ pub fn photo_source() -> PhotoSource {
 pub enum CameraError {
     #[error("已取消拍照 / cancelled")]
     Cancelled,
-    #[error("没有相机权限,请在系统设置中允许 / camera permission denied")]
+    #[error("没有相机权限，请在系统设置中允许 / camera permission denied")]
     Permission,
     #[error("此版本未包含相机插件 / the native camera plugin is not linked in this build")]
     Unavailable,

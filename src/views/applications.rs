@@ -65,7 +65,7 @@ pub fn describe(e: &TimelineEvent, cat: &Catalogue, lang: Lang) -> String {
     match e {
         TimelineEvent::Created => lang.t("创建草稿", "Draft created").into(),
         TimelineEvent::Submitted { revision } => {
-            if zh { format!("提交第{revision}版,等待上传") } else { format!("Revision {revision} submitted, waiting to upload") }
+            if zh { format!("提交第{revision}版，等待上传") } else { format!("Revision {revision} submitted, waiting to upload") }
         }
         TimelineEvent::Received { .. } => lang.t("便民服务中心已接收", "Received by the centre").into(),
         TimelineEvent::Decision { decision, by } => {
@@ -75,26 +75,26 @@ pub fn describe(e: &TimelineEvent, cat: &Catalogue, lang: Lang) -> String {
                     let mats: Vec<String> =
                         materials.iter().map(|m| cat.material(m).map(|k| lang.l(&k.name)).unwrap_or(m.clone())).collect();
                     if zh {
-                        format!("退回补正:{reason}{}", if mats.is_empty() { String::new() } else { format!("(需补:{})", mats.join("、")) })
+                        format!("退回补正：{reason}{}", if mats.is_empty() { String::new() } else { format!("（需补：{}）", mats.join("、")) })
                     } else {
                         format!("Returned: {reason}{}", if mats.is_empty() { String::new() } else { format!(" (add: {})", mats.join(", ")) })
                     }
                 }
-                Decision::Reject { item: i, reason } => format!("{}{}{reason}", item(i), lang.t(" 不予受理:", " rejected: ")),
+                Decision::Reject { item: i, reason } => format!("{}{}{reason}", item(i), lang.t(" 不予受理：", " rejected: ")),
                 Decision::Approve { item: i } => format!("{}{}", item(i), lang.t(" 已办结", " approved")),
                 Decision::ResultReady { item: i, mode } => {
-                    format!("{}{}{}", item(i), lang.t(" 结果已出,", " result ready, "), lang.l(&mode.label()))
+                    format!("{}{}{}", item(i), lang.t(" 结果已出，", " result ready, "), lang.l(&mode.label()))
                 }
                 Decision::Delivered { item: i } => format!("{}{}", item(i), lang.t(" 已领取", " collected")),
             };
             format!("{what} · {by}")
         }
-        TimelineEvent::DeliveryTask { item: i } => format!("{}{}", lang.t("收到送达任务:", "Delivery task: "), item(i)),
+        TimelineEvent::DeliveryTask { item: i } => format!("{}{}", lang.t("收到送达任务：", "Delivery task: "), item(i)),
         TimelineEvent::Delivered { item: i, recipient } => {
-            format!("{} {}{}", item(i), lang.t("已送达,签收人 ", "delivered, signed by "), recipient)
+            format!("{} {}{}", item(i), lang.t("已送达，签收人 ", "delivered, signed by "), recipient)
         }
-        TimelineEvent::Rated { rating, .. } => format!("{}{}", lang.t("居民评价:", "Rating: "), lang.l(&rating.label())),
-        TimelineEvent::Refused { message } => format!("{}{message}", lang.t("中心拒收:", "Refused by the centre: ")),
+        TimelineEvent::Rated { rating, .. } => format!("{}{}", lang.t("居民评价：", "Rating: "), lang.l(&rating.label())),
+        TimelineEvent::Refused { message } => format!("{}{message}", lang.t("中心拒收：", "Refused by the centre: ")),
     }
 }
 
@@ -149,7 +149,7 @@ pub fn ApplicationView(id: ApplicationId) -> Element {
                 Link { to: Route::ResidentView { id: d.resident.id }, "{d.resident.name}" }
                 " · {d.resident.id_number.masked()}"
             }
-            if d.revision > 1 { div { class: "muted small", {format!("{} {}", lang.t("第几版:", "Revision"), d.revision)} } }
+            if d.revision > 1 { div { class: "muted small", {format!("{} {}", lang.t("第几版：", "Revision"), d.revision)} } }
             if d.items.len() > 1 || d.status >= AppStatus::Approved {
                 ul { class: "list", style: "margin-top:8px",
                     for (code, name, st) in d.items.iter() {
@@ -163,7 +163,7 @@ pub fn ApplicationView(id: ApplicationId) -> Element {
         }
         if let Some(e) = error() { div { class: "errors", "{e}" } }
         if let Some(r) = d.return_reason.clone().filter(|_| d.editable()) {
-            div { class: "banner-return", id: "return-reason", strong { {lang.t("需要补正:", "To correct: ")} } "{r}" }
+            div { class: "banner-return", id: "return-reason", strong { {lang.t("需要补正：", "To correct: ")} } "{r}" }
         }
         if d.editable() {
             Link { class: "btn primary block", to: Route::Capture { id }, id: "continue",

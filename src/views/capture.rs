@@ -46,7 +46,7 @@ pub fn Capture(id: ApplicationId) -> Element {
     };
     if !d.editable() {
         return rsx! {
-            div { class: "notice", {lang.t("这份申请已经提交,不能再修改。", "This application has been submitted.")} }
+            div { class: "notice", {lang.t("这份申请已经提交，不能再修改。", "This application has been submitted.")} }
             Link { class: "btn block", to: Route::ApplicationView { id }, {lang.t("查看详情", "View")} }
         };
     }
@@ -88,13 +88,13 @@ pub fn Capture(id: ApplicationId) -> Element {
             div { class: "muted", "{d.resident.name} · {d.resident.id_number.masked()}" }
             if d.bundle.is_some() {
                 div { class: "muted small",
-                    {format!("{}{}", lang.t("一件事,包含:", "Bundle of: "), d.items.iter().map(|(_, n, _)| lang.l(n)).collect::<Vec<_>>().join(lang.t("、", ", ")))}
+                    {format!("{}{}", lang.t("一件事，包含：", "Bundle of: "), d.items.iter().map(|(_, n, _)| lang.l(n)).collect::<Vec<_>>().join(lang.t("、", ", ")))}
                 }
             }
         }
         if d.status == AppStatus::Returned {
             div { class: "banner-return", id: "return-reason",
-                strong { {lang.t("中心退回,需要补正:", "Returned by the centre: ")} }
+                strong { {lang.t("中心退回，需要补正：", "Returned by the centre: ")} }
                 {d.return_reason.clone().unwrap_or_default()}
                 if !d.return_materials.is_empty() {
                     div { class: "small", {lang.t("请重新拍摄下方橙色框标出的材料后再次提交。", "Re-take the materials marked in orange, then submit again.")} }
@@ -113,7 +113,7 @@ pub fn Capture(id: ApplicationId) -> Element {
                         on_commit: { let mut a = autosave.clone(); move |_| a() } }
                 }
                 div { class: "field",
-                    label { r#for: "note", {lang.t("备注(给审核人员)", "Note for the reviewer")} }
+                    label { r#for: "note", {lang.t("备注（给审核人员）", "Note for the reviewer")} }
                     textarea { id: "note", value: "{note}", oninput: move |e| note.set(e.value()),
                         onchange: { let mut a = autosave.clone(); move |_| a() } }
                 }
@@ -191,7 +191,7 @@ fn MaterialCard(id: ApplicationId, material: MaterialView, lang: Lang, busy: Sig
         let store = store.clone();
         let code = code_add.clone();
         let mut busy = busy;
-        busy.set(Some(lang.t("正在处理照片,请稍候…", "Processing photo…").to_string()));
+        busy.set(Some(lang.t("正在处理照片，请稍候…", "Processing photo…").to_string()));
         spawn(async move {
             let result = tokio::task::spawn_blocking(move || store.add_photo(id, &code, &bytes)).await;
             busy.set(None);
@@ -219,7 +219,7 @@ fn MaterialCard(id: ApplicationId, material: MaterialView, lang: Lang, busy: Sig
                 span { class: "tick", if m.complete() && !m.photos.is_empty() { "✓" } else if m.required { "○" } else { "·" } }
                 div { class: "grow",
                     div { class: "title", {lang.l(&m.kind.name)}
-                        if !m.required { span { class: "muted small", {lang.t("(如有)", " (optional)")} } }
+                        if !m.required { span { class: "muted small", {lang.t("（如有）", " (optional)")} } }
                         if m.reused_from.is_some() { span { class: "tag", {lang.t("已复用", "reused")} } }
                     }
                     div { class: "muted small",

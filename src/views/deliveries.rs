@@ -103,10 +103,10 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
     rsx! {
         div { class: "card",
             h2 { "{d.resident_name}" }
-            div { {format!("{}{}", lang.t("送达:", "Deliver: "), lang.l(&d.result))} }
+            div { {format!("{}{}", lang.t("送达：", "Deliver: "), lang.l(&d.result))} }
             div { class: "muted", {format!("{} · {}", lang.l(&d.item_name), lang.l(&d.mode.label()))} }
-            if let Some(a) = d.address.clone() { div { {lang.t("地址:", "Address: ")} "{a}" } }
-            if let Some(p) = d.phone.clone() { div { {lang.t("电话:", "Phone: ")} a { href: "tel:{p}", "{p}" } } }
+            if let Some(a) = d.address.clone() { div { {lang.t("地址：", "Address: ")} "{a}" } }
+            if let Some(p) = d.phone.clone() { div { {lang.t("电话：", "Phone: ")} a { href: "tel:{p}", "{p}" } } }
             if let Some(n) = d.note.clone() { div { class: "muted", "{n}" } }
         }
         if let Some(e) = error() { div { class: "errors", role: "alert", id: "delivery-error", "{e}" } }
@@ -116,7 +116,7 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
                 TextField { id: "recipient", label: lang.t("签收人", "Recipient"), value: recipient, required: true,
                     hint: lang.t("本人或家属姓名", "the resident or a family member") }
                 if photo().is_none() {
-                    label { {lang.t("请签收人在下面签名:", "Recipient signs below:")} }
+                    label { {lang.t("请签收人在下面签名：", "Recipient signs below:")} }
                     svg { class: "sigpad", id: "sigpad", view_box: "0 0 {PAD_W} {PAD_H}",
                         onpointerdown: move |e| {
                             let p = e.element_coordinates();
@@ -138,7 +138,7 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
                     }
                     div { class: "row",
                         button { class: "btn", onclick: move |_| strokes.write().clear(), {lang.t("重签", "Clear")} }
-                        span { class: "muted small", {lang.t("或拍一张交接照片:", "or take a handover photo:")} }
+                        span { class: "muted small", {lang.t("或拍一张交接照片：", "or take a handover photo:")} }
                     }
                     PhotoAdder { id: "proof", on_photo: move |b| photo.set(Some(b)) }
                 } else {
@@ -150,13 +150,13 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
             }
         } else {
             div { class: "notice", id: "delivered",
-                {format!("{} {} · {}", lang.t("已送达,签收人", "Delivered to"), d.recipient.clone().unwrap_or_default(), d.delivered_at.map(|t| lang.datetime(t)).unwrap_or_default())}
+                {format!("{} {} · {}", lang.t("已送达，签收人", "Delivered to"), d.recipient.clone().unwrap_or_default(), d.delivered_at.map(|t| lang.datetime(t)).unwrap_or_default())}
             }
             if let Some(r) = d.rating {
-                div { class: "notice", id: "rated", {format!("{}{}", lang.t("居民评价:", "Rating: "), lang.l(&r.label()))}
+                div { class: "notice", id: "rated", {format!("{}{}", lang.t("居民评价：", "Rating: "), lang.l(&r.label()))}
                     if let Some(c) = d.comment.clone() { div { class: "small", "“{c}”" } } }
             } else {
-                div { class: "section-title", {lang.t("二、请居民评价(好差评)", "2. Resident's rating")} }
+                div { class: "section-title", {lang.t("二、请居民评价（好差评）", "2. Resident's rating")} }
                 div { class: "card",
                     div { class: "ratings", id: "ratings",
                         for r in Rating::ALL {
@@ -167,7 +167,7 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
                             }
                         }
                     }
-                    TextField { id: "comment", label: lang.t("意见建议(可不填)", "Comment (optional)"), value: comment, multiline: true }
+                    TextField { id: "comment", label: lang.t("意见建议（可不填）", "Comment (optional)"), value: comment, multiline: true }
                     button { class: "btn primary block", id: "submit-rating", onclick: rate, {lang.t("提交评价", "Save rating")} }
                 }
             }

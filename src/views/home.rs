@@ -94,7 +94,7 @@ pub fn Home() -> Element {
                         div { class: "title", "{r.name}" }
                         div { class: "muted",
                             {match lang {
-                                Lang::Zh => format!("{}年满{}岁,可办理{}", lang.date(day), age, name.zh),
+                                Lang::Zh => format!("{}年满{}岁，可办理{}", lang.date(day), age, name.zh),
                                 Lang::En => format!("turns {} on {} — eligible for {}", age, lang.date(day), lang.l(&name)),
                             }}
                         }

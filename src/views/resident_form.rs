@@ -89,27 +89,27 @@ fn ResidentEditor(id: Option<ResidentId>) -> Element {
                 error: error_for(&errs, "name"), placeholder: lang.t("与身份证一致", "as on the ID card") }
             TextField { id: "id_number", label: lang.t("身份证号", "ID number"), value: idn, required: true,
                 error: error_for(&errs, "id_number").or_else(|| match derived() { Some(Err(e)) => Some(e.to_string()), _ => None }),
-                placeholder: lang.t("18位,最后一位可能是X", "18 characters, last may be X") }
+                placeholder: lang.t("18位，最后一位可能是X", "18 characters, last may be X") }
             if let Some(Ok(id)) = derived() {
                 div { class: "derived field", id: "derived",
                     {format!("{} {} · {} · {}{}", lang.t("出生", "Born"), lang.date(id.birth_date()), lang.t(id.sex().zh(), id.sex().en()), id.age_on(today()), lang.t("岁", " years"))}
                 }
             }
             TextField { id: "phone", label: lang.t("联系电话", "Phone"), value: phone, kind: "tel",
-                error: error_for(&errs, "phone"), hint: lang.t("本人或家属电话,可不填", "resident or family; optional") }
+                error: error_for(&errs, "phone"), hint: lang.t("本人或家属电话，可不填", "resident or family; optional") }
             TextField { id: "village_group", label: lang.t("村民小组", "Village group"), value: group,
-                error: error_for(&errs, "village_group"), placeholder: lang.t("如:第三村民小组", "e.g. Group 3") }
+                error: error_for(&errs, "village_group"), placeholder: lang.t("如：第三村民小组", "e.g. Group 3") }
             TextField { id: "address", label: lang.t("住址", "Address"), value: address,
                 error: error_for(&errs, "address"), hint: lang.t("送证上门时使用", "used for home delivery") }
             label { class: "check",
                 input { r#type: "checkbox", id: "elderly", checked: is_elderly,
                     onchange: move |e| elderly.set(Some(e.checked())) }
-                {lang.t("老年人(办结后默认送证上门)", "Elderly (results delivered home)")}
+                {lang.t("老年人（办结后默认送证上门）", "Elderly (results delivered home)")}
             }
             label { class: "check",
                 input { r#type: "checkbox", id: "mobility", checked: mobility(),
                     onchange: move |e| mobility.set(e.checked()) }
-                {lang.t("行动不便,需要上门服务", "Limited mobility, needs home visits")}
+                {lang.t("行动不便，需要上门服务", "Limited mobility, needs home visits")}
             }
             button { class: "btn primary block", r#type: "button", id: "save-resident", onclick: save,
                 {lang.t("保存", "Save")} }

@@ -31,7 +31,7 @@ pub fn Residents() -> Element {
         if found().is_empty() {
             div { class: "empty",
                 if total == 0 { {lang.t("还没有登记居民。点右下角“登记居民”开始。", "No residents yet. Tap “New resident” to start.")} }
-                else { {lang.t("没有找到,换个关键词试试", "Nothing found — try other words")} }
+                else { {lang.t("没有找到，换个关键词试试", "Nothing found — try other words")} }
             }
         }
         ul { class: "list", id: "resident-list",
@@ -98,7 +98,7 @@ pub fn ResidentView(id: ResidentId) -> Element {
                 dt { {lang.t("情况", "Notes")} }
                 dd {
                     if r.elderly { span { class: "tag", {lang.t("老人", "elderly")} } }
-                    if r.mobility_limited { span { class: "tag", {lang.t("行动不便,需上门", "limited mobility")} } }
+                    if r.mobility_limited { span { class: "tag", {lang.t("行动不便，需上门", "limited mobility")} } }
                     if !r.elderly && !r.mobility_limited { "—" }
                 }
             }

@@ -58,7 +58,7 @@ pub fn Services() -> Element {
     let cat = cat();
     rsx! {
         input { class: "search", r#type: "search", id: "service-search", value: "{q}",
-            placeholder: lang.t("搜索事项,如:老年证", "Search, e.g. elderly card"), oninput: move |e| q.set(e.value()) }
+            placeholder: lang.t("搜索事项，如：老年证", "Search, e.g. elderly card"), oninput: move |e| q.set(e.value()) }
         if q().is_empty() {
             div { class: "section-title", {lang.t("一件事一次办", "One-thing bundles")} }
             ul { class: "list",
@@ -98,7 +98,7 @@ fn MaterialList(cat: Catalogue, materials: Vec<MaterialRequirement>) -> Element 
                 li { key: "{m.code}",
                     div { class: "title",
                         {cat.material(&m.code).map(|k| lang.l(&k.name)).unwrap_or(m.code.clone())}
-                        if !m.required { span { class: "muted small", {lang.t("(如有)", " (if any)")} } }
+                        if !m.required { span { class: "muted small", {lang.t("（如有）", " (if any)")} } }
                     }
                     if !m.note.zh.is_empty() { div { class: "muted small", {lang.l(&m.note)} } }
                 }
@@ -123,16 +123,16 @@ pub fn ItemGuide(code: String) -> Element {
                     if item.fee_yuan == 0 { lang.t("不收费", "free").to_string() } else { format!("{} 元", item.fee_yuan) })}
             }
             if !item.conditions.zh.is_empty() {
-                p { strong { {lang.t("谁能办:", "Who can apply: ")} } {lang.l(&item.conditions)} }
+                p { strong { {lang.t("谁能办：", "Who can apply: ")} } {lang.l(&item.conditions)} }
             }
             if !item.result.zh.is_empty() {
-                p { strong { {lang.t("办好后得到:", "Result: ")} } {lang.l(&item.result)} }
+                p { strong { {lang.t("办好后得到：", "Result: ")} } {lang.l(&item.result)} }
             }
         }
         div { class: "card", id: "guide",
-            h3 { {lang.t("怎么办(白话指南)", "How it works")} }
+            h3 { {lang.t("怎么办（白话指南）", "How it works")} }
             ol { class: "guide", for s in item.guide.iter() { li { {lang.l(s)} } } }
-            for p in item.pitfalls.iter() { div { class: "pitfall", strong { {lang.t("易错提醒:", "Watch out: ")} } {lang.l(p)} } }
+            for p in item.pitfalls.iter() { div { class: "pitfall", strong { {lang.t("易错提醒：", "Watch out: ")} } {lang.l(p)} } }
         }
         div { class: "section-title", {lang.t("要准备的材料", "Materials")} }
         MaterialList { cat: (*cat).clone(), materials: item.materials.clone() }
@@ -154,7 +154,7 @@ pub fn BundleGuide(code: String) -> Element {
         div { class: "card",
             h2 { {lang.l(&b.name)} }
             p { {lang.l(&b.description)} }
-            p { class: "muted", {lang.t("一张表、一套材料,各事项分别审批。", "One form, one set of materials; each item is decided separately.")} }
+            p { class: "muted", {lang.t("一张表、一套材料，各事项分别审批。", "One form, one set of materials; each item is decided separately.")} }
             ul { class: "list",
                 for code in b.items.iter() {
                     if let Some(i) = cat.item(code) {

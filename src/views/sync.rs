@@ -51,7 +51,7 @@ pub fn SyncView() -> Element {
                     }
                 },
                 None => rsx! {
-                    p { class: "muted", {lang.t("这部手机还没有绑定便民服务中心。申请会保存在手机上,绑定后自动上传。", "This phone is not enrolled yet. Applications stay on the phone and upload after enrolment.")} }
+                    p { class: "muted", {lang.t("这部手机还没有绑定便民服务中心。申请会保存在手机上，绑定后自动上传。", "This phone is not enrolled yet. Applications stay on the phone and upload after enrolment.")} }
                 },
             }
         }
@@ -74,7 +74,7 @@ pub fn SyncView() -> Element {
                 onclick: move |_| sync.trigger(), {lang.t("立即同步", "Sync now")} }
         }
         if !refused.is_empty() {
-            div { class: "section-title", {lang.t("被中心拒收(不影响其他上传)", "Refused by the centre (others still go)")} }
+            div { class: "section-title", {lang.t("被中心拒收（不影响其他上传）", "Refused by the centre (others still go)")} }
             ul { class: "list", id: "refused",
                 for e in refused {
                     li { key: "{e.seq}",
@@ -99,10 +99,10 @@ pub fn SyncView() -> Element {
             label { class: "check",
                 input { r#type: "checkbox", id: "wifi-only", checked: settings.photos_wifi_only,
                     onchange: move |e| save_settings(SyncSettings { photos_wifi_only: e.checked(), ..st2.clone() }) }
-                {lang.t("照片只在连接Wi-Fi时上传(文字随时上传)", "Upload photos on Wi-Fi only (text always goes)")}
+                {lang.t("照片只在连接Wi-Fi时上传（文字随时上传）", "Upload photos on Wi-Fi only (text always goes)")}
             }
             div { class: "field",
-                label { r#for: "budget", {lang.t("每月照片流量上限(MB,空为不限)", "Monthly photo data limit (MB, empty = none)")} }
+                label { r#for: "budget", {lang.t("每月照片流量上限（MB，空为不限）", "Monthly photo data limit (MB, empty = none)")} }
                 input { r#type: "number", id: "budget", min: "0",
                     value: settings.monthly_budget_mb.map(|v| v.to_string()).unwrap_or_default(),
                     onchange: move |e| save_budget(SyncSettings { monthly_budget_mb: e.value().trim().parse().ok(), ..settings.clone() }) }

@@ -71,8 +71,8 @@ fn optional<T>(s: &str, parse: impl Fn(&str) -> Result<T, TextError>) -> Result<
 fn text_err(field: &str, label: &str, e: TextError) -> FieldError {
     let msg = match e {
         TextError::Empty { .. } => "不能为空".to_string(),
-        TextError::TooLong { max, .. } => format!("太长(最多{max}个字)"),
-        TextError::Format { hint, .. } => format!("格式不对,应为{hint}"),
+        TextError::TooLong { max, .. } => format!("太长（最多{max}个字）"),
+        TextError::Format { hint, .. } => format!("格式不对，应为{hint}"),
     };
     FieldError::new(field, label, msg)
 }
@@ -86,7 +86,7 @@ impl ResidentForm {
             .ok();
         if let Some(id) = &id_number {
             if id.birth_date() > today {
-                errs.push(FieldError::new("id_number", "身份证号", "出生日期在今天之后,请核对"));
+                errs.push(FieldError::new("id_number", "身份证号", "出生日期在今天之后，请核对"));
             }
         }
         let phone = optional(&self.phone, Phone::parse).map_err(|e| errs.push(text_err("phone", "联系电话", e))).ok();
@@ -116,11 +116,11 @@ impl ResidentForm {
 pub fn check_field(spec: &FieldSpec, raw: &str) -> Result<String, String> {
     let v = raw.trim();
     if v.is_empty() {
-        return if spec.required { Err("必填,不能为空".into()) } else { Ok(String::new()) };
+        return if spec.required { Err("必填，不能为空".into()) } else { Ok(String::new()) };
     }
     match &spec.kind {
         FieldKind::Text => FieldText::parse(v).map(|t| t.as_str().to_string()).map_err(|e| match e {
-            TextError::TooLong { max, .. } => format!("太长(最多{max}个字)"),
+            TextError::TooLong { max, .. } => format!("太长（最多{max}个字）"),
             other => other.to_string(),
         }),
         FieldKind::Number => v

@@ -27,20 +27,20 @@ pub use store::{PhotoStore, SweepReport, DEFAULT_SWEEP_GRACE};
 #[derive(Debug, thiserror::Error)]
 pub enum PhotoError {
     /// The bytes are not any image format we recognise (text, empty file, random data).
-    #[error("不是图片文件,请重新拍照 / not an image file")]
+    #[error("不是图片文件，请重新拍照 / not an image file")]
     NotAnImage,
     /// A recognised image format (or JPEG feature) that the pipeline does not take.
-    #[error("不支持的图片格式({0}),请用手机相机拍照 / unsupported image format: {0}")]
+    #[error("不支持的图片格式（{0}），请用手机相机拍照 / unsupported image format: {0}")]
     Unsupported(String),
     /// The header claims more pixels than a phone photo ever has (a decompression bomb or a
     /// broken file); refused before any pixel memory is allocated.
-    #[error("图片尺寸过大({width}×{height}),请重新拍照 / image dimensions too large: {width}x{height}")]
+    #[error("图片尺寸过大（{width}×{height}），请重新拍照 / image dimensions too large: {width}x{height}")]
     TooLarge { width: u32, height: u32 },
     /// The file itself is larger than [`MAX_INPUT_BYTES`].
-    #[error("图片文件过大({bytes} 字节),请重新拍照 / image file too large: {bytes} bytes")]
+    #[error("图片文件过大（{bytes} 字节），请重新拍照 / image file too large: {bytes} bytes")]
     FileTooLarge { bytes: u64 },
     /// The format was recognised but the data is damaged or cut short.
-    #[error("图片已损坏或不完整,请重新拍照 / image is corrupt or truncated: {0}")]
+    #[error("图片已损坏或不完整，请重新拍照 / image is corrupt or truncated: {0}")]
     Corrupt(String),
     /// Storing the processed photo failed (disk full, permissions, …).
     #[error("照片保存失败 / could not store the photo: {0}")]

@@ -214,11 +214,11 @@ fn outcomes_decisions_correction_delivery_and_rating() {
     // Received, then returned for correction with the ID card to redo.
     store.apply_change(&change(1, ChangeBody::Received { application_id: app, revision: 1 })).unwrap();
     assert_eq!(store.application(app).unwrap().status, AppStatus::Received);
-    let ret = Decision::Return { reason: Remark::parse("身份证反面模糊,请重拍").unwrap(), materials: vec!["id_card".into()] };
+    let ret = Decision::Return { reason: Remark::parse("身份证反面模糊，请重拍").unwrap(), materials: vec!["id_card".into()] };
     store.apply_change(&change(2, ChangeBody::Decision { application_id: app, revision: 1, decision: ret, by: "李审核".into() })).unwrap();
     let d = store.application(app).unwrap();
     assert_eq!(d.status, AppStatus::Returned);
-    assert_eq!(d.return_reason.as_deref(), Some("身份证反面模糊,请重拍"));
+    assert_eq!(d.return_reason.as_deref(), Some("身份证反面模糊，请重拍"));
     assert!(d.materials.iter().find(|m| m.kind.code == "id_card").unwrap().requested_again);
     assert!(d.editable());
     assert_eq!(store.pull_cursor().unwrap(), 2);
@@ -268,7 +268,7 @@ fn outcomes_decisions_correction_delivery_and_rating() {
     let png = daiban_agent_core::signature::to_png(&[vec![(10.0, 10.0), (200.0, 80.0), (300.0, 20.0)]], 340, 180, 4.0).unwrap();
     store.confirm_delivery(delivery, "王秀英5", ProofInput::SignaturePng(&png)).unwrap();
     assert!(matches!(store.confirm_delivery(delivery, "王秀英5", ProofInput::SignaturePng(&png)), Err(StoreError::State(_))));
-    store.rate_delivery(delivery, Rating::VerySatisfied, "不用跑腿,很方便").unwrap();
+    store.rate_delivery(delivery, Rating::VerySatisfied, "不用跑腿，很方便").unwrap();
     let d = store.application(app).unwrap();
     assert_eq!(d.status, AppStatus::Rated);
     assert_eq!(d.items[0].2, ItemStatus::Rated);

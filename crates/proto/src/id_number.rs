@@ -17,15 +17,15 @@ use std::fmt;
 /// the UI shows them next to the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdNumberError {
-    #[error("身份证号应为18位(现为{0}位) / must be 18 characters (got {0})")]
+    #[error("身份证号应为18位（现为{0}位） / must be 18 characters (got {0})")]
     Length(usize),
-    #[error("身份证号前17位应为数字,最后一位为数字或X / first 17 must be digits, last a digit or X")]
+    #[error("身份证号前17位应为数字，最后一位为数字或X / first 17 must be digits, last a digit or X")]
     Characters,
     #[error("身份证号的地区码无效 / unknown region code")]
     Region,
     #[error("身份证号中的出生日期无效 / invalid birth date")]
     BirthDate,
-    #[error("身份证号校验位不对,请核对是否输错 / check digit does not match, please re-check")]
+    #[error("身份证号校验位不对，请核对是否输错 / check digit does not match, please re-check")]
     Checksum,
 }
 

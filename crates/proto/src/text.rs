@@ -11,9 +11,9 @@ use std::fmt;
 pub enum TextError {
     #[error("{field}不能为空 / {field_en} is required")]
     Empty { field: &'static str, field_en: &'static str },
-    #[error("{field}太长(最多{max}个字) / {field_en} is too long (max {max})")]
+    #[error("{field}太长（最多{max}个字） / {field_en} is too long (max {max})")]
     TooLong { field: &'static str, field_en: &'static str, max: usize },
-    #[error("{field}格式不对:{hint} / {field_en} is not valid")]
+    #[error("{field}格式不对：{hint} / {field_en} is not valid")]
     Format { field: &'static str, field_en: &'static str, hint: &'static str },
 }
 

@@ -141,7 +141,7 @@ impl PhotoStore {
         if PhotoHash::of(&bytes) != *hash {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("照片文件已损坏,需重新拍照或下载 / stored photo {hash} is corrupt (content does not match its hash)"),
+                format!("照片文件已损坏，需重新拍照或下载 / stored photo {hash} is corrupt (content does not match its hash)"),
             ));
         }
         Ok(bytes)

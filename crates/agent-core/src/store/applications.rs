@@ -180,7 +180,7 @@ fn require_editable(tx: &Transaction, app: ApplicationId) -> Result<Stage> {
     if matches!(stage, Stage::Draft | Stage::Returned) {
         Ok(stage)
     } else {
-        Err(StoreError::State("申请已提交,不能再修改(退回补正后可修改) / already submitted".into()))
+        Err(StoreError::State("申请已提交，不能再修改（退回补正后可修改） / already submitted".into()))
     }
 }
 
@@ -350,7 +350,7 @@ impl Store {
         for spec in &specs {
             if let Some(v) = answers.get(&spec.key) {
                 if v.chars().count() > 500 {
-                    errs.push(FieldError::new(&spec.key, &spec.label.zh, "太长(最多500个字)"));
+                    errs.push(FieldError::new(&spec.key, &spec.label.zh, "太长（最多500个字）"));
                 }
                 kept.insert(spec.key.clone(), v.clone());
             }
@@ -555,7 +555,7 @@ impl Store {
                 errs.push(FieldError::new(
                     &format!("material:{}", m.kind.code),
                     &m.kind.name.zh,
-                    format!("需要拍{}张照片,现有{}张", m.kind.photos.max(1), m.photos.len()),
+                    format!("需要拍{}张照片，现有{}张", m.kind.photos.max(1), m.photos.len()),
                 ));
             }
         }

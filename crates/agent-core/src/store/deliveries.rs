@@ -66,7 +66,7 @@ impl Store {
                 item_name: cat.item(&item).map(|i| i.name.clone()).unwrap_or_else(|| L10n::new(&item, &item)),
                 item,
                 resident_id: parse_str(&r.get::<_, String>(3)?)?,
-                resident_name: r.get::<_, Option<String>>(4)?.unwrap_or_else(|| "(未登记居民)".into()),
+                resident_name: r.get::<_, Option<String>>(4)?.unwrap_or_else(|| "（未登记居民）".into()),
                 address: r.get(5)?,
                 phone: r.get(6)?,
                 mode: if mode == "centre" { DeliveryMode::Centre } else { DeliveryMode::Home },

@@ -240,7 +240,7 @@ fn reopen_refused_application_tx(tx: &Transaction, event: EventId, message: &str
     let (stage, rev) = if revision <= 1 { ("draft", 1) } else { ("returned", revision - 1) };
     tx.execute(
         "UPDATE applications SET stage = ?2, revision = ?3, return_reason = ?4 WHERE id = ?1",
-        params![app.to_string(), stage, rev, format!("中心拒收:{message}")],
+        params![app.to_string(), stage, rev, format!("中心拒收：{message}")],
     )?;
     tx.execute("DELETE FROM application_revisions WHERE application_id = ?1 AND revision = ?2", params![app.to_string(), revision])?;
     refresh_status_tx(tx, app)?;
