@@ -10,6 +10,7 @@
 //! crash tests, fault-injection tests and load generators.
 
 pub mod catalogue;
+pub mod crypt;
 pub mod forms;
 pub mod photo;
 pub mod signature;

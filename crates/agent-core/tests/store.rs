@@ -339,3 +339,50 @@ fn deleting_a_draft_removes_its_photos_but_keeps_shared_ones() {
     assert!(matches!(store.application(b), Err(StoreError::NotFound(_))));
     assert_eq!(store.check_integrity().unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn data_at_rest_is_encrypted_and_needs_the_key() {
+    let (dir, store) = open();
+    let input = resident(21, 1950);
+    let idn = input.id_number.expose().to_string();
+    let r = store.add_resident(&input).unwrap();
+    let app = store.create_draft(r, &Target::Item("elderly_card".into())).unwrap();
+    store.save_fields(app, &elderly_card_answers(), Some("家住村东头")).unwrap();
+    let p = store.add_photo(app, "id_card", &photo(0)).unwrap();
+    let jpeg = store.photos().read(&p.hash).unwrap();
+    assert_eq!(&jpeg[..2], b"\xff\xd8", "read() gives the plain JPEG");
+    assert_eq!(store.photos().size(&p.hash).unwrap(), jpeg.len() as u64);
+    drop(store);
+
+    // Nothing sensitive is on disk in the clear: not the ID number, the name, the note, nor
+    // any part of the photo.
+    let needles: Vec<Vec<u8>> = vec![idn.into_bytes(), "王秀英21".as_bytes().to_vec(), "家住村东头".as_bytes().to_vec(), jpeg[100..164].to_vec()];
+    let mut files = 0;
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.file_name().unwrap() == daiban_agent_core::store::KEY_FILE {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            files += 1;
+            for n in &needles {
+                assert!(!bytes.windows(n.len()).any(|w| w == n.as_slice()), "{} holds plaintext", path.display());
+            }
+            assert!(!bytes.starts_with(b"\xff\xd8") && !bytes.starts_with(b"SQLite format 3"), "{} is not encrypted", path.display());
+        }
+    }
+    assert!(files >= 2, "database and photo were scanned");
+
+    // The right key opens it; another key does not (and says so).
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.resident(r).unwrap().id_number.expose(), input.id_number.expose());
+    drop(store);
+    std::fs::remove_file(dir.path().join(daiban_agent_core::store::KEY_FILE)).unwrap();
+    assert!(matches!(Store::open(dir.path()), Err(StoreError::WrongKey)));
+}

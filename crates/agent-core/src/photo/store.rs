@@ -21,6 +21,7 @@
 //! the platform keystore changes those two functions and nothing in the API. (Callers must
 //! therefore get photo bytes from [`PhotoStore::read`], never by opening [`PhotoStore::path`].)
 
+use crate::crypt::{PhotoCipher, SEAL_OVERHEAD};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -64,6 +65,8 @@ pub struct PhotoStore {
     root: PathBuf,
     sweep_grace: Duration,
     sweeping: RwLock<()>,
+    /// Seals file contents at rest when set (see [`crate::crypt`]).
+    cipher: Option<PhotoCipher>,
 }
 
 impl PhotoStore {
@@ -79,7 +82,14 @@ impl PhotoStore {
                 sync_dir(parent)?;
             }
         }
-        Ok(Self { root, sweep_grace: DEFAULT_SWEEP_GRACE, sweeping: RwLock::new(()) })
+        Ok(Self { root, sweep_grace: DEFAULT_SWEEP_GRACE, sweeping: RwLock::new(()), cipher: None })
+    }
+
+    /// Encrypt photo files at rest with this cipher (every file written from now on; reads
+    /// expect sealed files).
+    pub fn with_cipher(mut self, cipher: PhotoCipher) -> Self {
+        self.cipher = Some(cipher);
+        self
     }
 
     /// Change the age below which [`PhotoStore::sweep`] leaves unreferenced files alone.
@@ -103,9 +113,10 @@ impl PhotoStore {
         self.path(hash).is_file()
     }
 
-    /// Stored size in bytes of the photo with this hash.
+    /// Size in bytes of the photo with this hash (its JPEG, not the sealed file).
     pub fn size(&self, hash: &PhotoHash) -> io::Result<u64> {
-        Ok(fs::metadata(self.path(hash))?.len())
+        let on_disk = fs::metadata(self.path(hash))?.len();
+        Ok(if self.cipher.is_some() { on_disk.saturating_sub(SEAL_OVERHEAD) } else { on_disk })
     }
 
     /// Store a processed photo durably. Idempotent: storing a photo that is already there only
@@ -213,7 +224,10 @@ impl PhotoStore {
             .prefix(&format!("{hash}."))
             .suffix(TEMP_SUFFIX)
             .tempfile_in(self.root.join(TEMP_DIR))?;
-        temp.write_all(contents)?;
+        match &self.cipher {
+            Some(c) => temp.write_all(&c.seal(contents))?,
+            None => temp.write_all(contents)?,
+        }
         temp.as_file().sync_all()?;
         temp.persist(&target).map_err(|e| e.error)?;
         sync_dir(&shard)
@@ -221,7 +235,11 @@ impl PhotoStore {
 
     /// Read the photo's stored contents. (The one place where file contents are read.)
     fn read_file(&self, hash: &PhotoHash) -> io::Result<Vec<u8>> {
-        fs::read(self.path(hash))
+        let raw = fs::read(self.path(hash))?;
+        match &self.cipher {
+            Some(c) => c.open(&raw),
+            None => Ok(raw),
+        }
     }
 }
 

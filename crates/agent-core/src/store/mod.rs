@@ -24,6 +24,7 @@ pub use deliveries::DeliveryView;
 pub use outbox::{OutboxEntry, OutboxSummary, OutboxState};
 pub use residents::ResidentSummary;
 
+use crate::crypt::{FileKeyStore, KeyStore};
 use crate::forms::FieldError;
 use crate::photo::{PhotoError, PhotoStore};
 use chrono::{DateTime, Utc};
@@ -52,6 +53,8 @@ pub enum StoreError {
     State(String),
     #[error("数据格式错误 / corrupt record: {0}")]
     Corrupt(String),
+    #[error("数据密钥不对，无法打开本机数据 / the data key does not open this store")]
+    WrongKey,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -70,21 +73,39 @@ pub struct Store {
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "daiban.sqlite";
+/// The development key file inside the data directory (see [`crate::crypt::FileKeyStore`]).
+pub const KEY_FILE: &str = "daiban.key";
 
 impl Store {
-    /// Open (creating if needed) the store in `dir`: `dir/daiban.sqlite` and `dir/photos/`.
-    /// Applies pending migrations and installs the built-in catalogue if the store has none
-    /// (or an older one).
+    /// Open (creating if needed) the store in `dir` with the key kept in `dir/daiban.key`
+    /// (desktop development and tests; phones use [`Store::open_with_keys`] with the platform
+    /// key store).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir)?;
+        Self::open_with_keys(dir, &FileKeyStore { path: dir.join(KEY_FILE) })
+    }
+
+    /// Open (creating if needed) the encrypted store in `dir`: `dir/daiban.sqlite` (SQLCipher)
+    /// and `dir/photos/` (sealed files), with the data key from `keys`. Applies pending
+    /// migrations and installs the built-in catalogue if the store has none (or an older one).
+    pub fn open_with_keys(dir: impl AsRef<Path>, keys: &dyn KeyStore) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)?;
+        let key = keys.load_or_create()?;
         let mut conn = Connection::open(dir.join(DB_FILE))?;
+        conn.pragma_update(None, "key", key.sqlcipher_pragma())?;
+        // The first read proves the key: SQLCipher answers "file is not a database" otherwise.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => StoreError::WrongKey,
+            other => StoreError::Db(other),
+        })?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::runner().run(&mut conn)?;
-        let photos = PhotoStore::open(dir.join("photos"))?;
+        let photos = PhotoStore::open(dir.join("photos"))?.with_cipher(key.photo_cipher());
         let store = Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
