@@ -57,6 +57,11 @@ pub(crate) fn inbox_query(
     if let Some(d) = filter.device {
         push("a.device_id = ?", vec![Param::Uuid(d.0)]);
     }
+    if filter.open {
+        // literal, not bound: the partial index `applications_open` has this very predicate
+        let statuses: Vec<String> = InboxFilter::OPEN.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        push(&format!("a.status IN ({})", statuses.join(", ")), vec![]);
+    }
     if let Some(day) = filter.overdue_on {
         push("a.deadline < ? AND a.status IN ('received', 'accepted')", vec![Param::Date(day)]);
     }
@@ -94,5 +99,16 @@ mod tests {
         let (sql, params) = inbox_query(TownshipId(1), &InboxFilter::default(), Some(&after), 5, |n| format!("?{n}"));
         assert!(sql.contains("> (?2, ?3, ?4)") && sql.ends_with("LIMIT ?5"), "{sql}");
         assert_eq!(params.len(), 5);
+    }
+
+    #[test]
+    fn open_filter_matches_the_partial_index_predicate() {
+        let (sql, params) = inbox_query(TownshipId(1), &InboxFilter { open: true, ..Default::default() }, None, 5, |n| format!("?{n}"));
+        let predicate = "status IN ('received', 'accepted', 'approved', 'result_ready')";
+        assert!(sql.contains(&format!("a.{predicate}")), "{sql}");
+        assert_eq!(params.len(), 2);
+        for migration in [include_str!("migrations/sqlite/V2__staff_web.sql"), include_str!("migrations/postgres/V2__staff_web.sql")] {
+            assert!(migration.contains(&format!("WHERE {predicate}")));
+        }
     }
 }

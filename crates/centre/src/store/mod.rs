@@ -16,10 +16,13 @@ mod ops;
 pub mod postgres;
 pub mod secret;
 pub mod sqlite;
+mod staff_model;
+mod staff_ops;
 mod tx;
 
 pub use error::{Refusal, Result, StoreError};
 pub use model::*;
+pub use staff_model::*;
 pub use ops::{china_date, Rules};
 
 use async_trait::async_trait;
@@ -115,6 +118,36 @@ pub trait Store: Send + Sync + 'static {
     /// The photo is in the blob store: record it and mark the upload finished.
     async fn complete_upload(&self, id: &str, hash: PhotoHash, bytes: u64) -> Result<()>;
     async fn discard_upload(&self, id: &str) -> Result<()>;
+
+    // --- staff web UI (rules in `staff_ops`)
+    /// Start a login session of an active account; only the cookie's hash is stored.
+    async fn start_staff_session(&self, staff: StaffId, token_hash: String, policy: SessionPolicy) -> Result<()>;
+    /// The session if it is alive under `policy` (not idle too long, not past its end) and
+    /// its account is active.
+    async fn staff_session(&self, token_hash: &str, policy: SessionPolicy) -> Result<Option<StaffSession>>;
+    /// Note activity on a session (keeps it from going idle).
+    async fn touch_staff_session(&self, token_hash: &str) -> Result<()>;
+    async fn end_staff_session(&self, token_hash: &str) -> Result<()>;
+    /// The township's staff accounts, admins first.
+    async fn staff_of(&self, township: TownshipId) -> Result<Vec<Staff>>;
+    /// Store an account made by admin `by`; use [`Store::add_staff`].
+    async fn insert_staff_by(&self, by: StaffId, new: NewStaff, password_hash: String) -> Result<StaffId>;
+    /// A township admin adds an account to their own township (audited).
+    async fn add_staff(&self, by: StaffId, new: NewStaff) -> Result<StaffId> {
+        let hash = secret::hash_password(new.password.clone()).await?;
+        self.insert_staff_by(by, new, hash).await
+    }
+    /// A resident of the township (`None` for other townships' residents). The record holds
+    /// the full ID number: show it masked; [`Store::reveal_id_number`] is the audited way.
+    async fn resident(&self, township: TownshipId, id: ResidentId) -> Result<Option<daiban_proto::ResidentRecord>>;
+    /// Whether an application or delivery of the township refers to this photo.
+    async fn photo_in_township(&self, township: TownshipId, hash: PhotoHash) -> Result<bool>;
+    /// Record what was done about a bad rating (差评整改), audited.
+    async fn follow_up_rating(&self, by: StaffId, application: ApplicationId, item: String, note: daiban_proto::text::Remark) -> Result<()>;
+    async fn statistics(&self, township: TownshipId, period: StatsPeriod) -> Result<Statistics>;
+    /// The township's whole audit log (logins, reveals of ID numbers, decisions, devices…),
+    /// newest first, keyset-paged by entry id: entries below `before`, at most `limit` (≤ 500).
+    async fn township_audit(&self, township: TownshipId, before: Option<i64>, limit: u32) -> Result<Vec<(i64, AuditEntry)>>;
 }
 
 /// The current time at the precision both databases keep (microseconds), so that a value
@@ -282,6 +315,43 @@ impl<B: Backend> Store for Db<B> {
     async fn discard_upload(&self, id: &str) -> Result<()> {
         let id = id.to_string();
         run!(self, Write, |tx, id| tx.delete_upload(&id).await)
+    }
+    async fn start_staff_session(&self, staff: StaffId, token_hash: String, policy: SessionPolicy) -> Result<()> {
+        run!(self, Write, |tx, token_hash| staff_ops::start_staff_session(tx, staff, &token_hash, policy, now()).await)
+    }
+    async fn staff_session(&self, token_hash: &str, policy: SessionPolicy) -> Result<Option<StaffSession>> {
+        let token_hash = token_hash.to_string();
+        run!(self, Read, |tx, token_hash| staff_ops::staff_session(tx, &token_hash, policy, now()).await)
+    }
+    async fn touch_staff_session(&self, token_hash: &str) -> Result<()> {
+        let token_hash = token_hash.to_string();
+        run!(self, Write, |tx, token_hash| tx.touch_staff_session(&token_hash, now()).await)
+    }
+    async fn end_staff_session(&self, token_hash: &str) -> Result<()> {
+        let token_hash = token_hash.to_string();
+        run!(self, Write, |tx, token_hash| tx.delete_staff_session(&token_hash).await)
+    }
+    async fn staff_of(&self, township: TownshipId) -> Result<Vec<Staff>> {
+        run!(self, Read, |tx| tx.staff_of(township).await)
+    }
+    async fn insert_staff_by(&self, by: StaffId, new: NewStaff, password_hash: String) -> Result<StaffId> {
+        run!(self, Write, |tx, new, password_hash| staff_ops::insert_staff_by(tx, by, &new, &password_hash, now()).await)
+    }
+    async fn resident(&self, township: TownshipId, id: ResidentId) -> Result<Option<daiban_proto::ResidentRecord>> {
+        run!(self, Read, |tx| staff_ops::resident_in(tx, township, id).await)
+    }
+    async fn photo_in_township(&self, township: TownshipId, hash: PhotoHash) -> Result<bool> {
+        run!(self, Read, |tx| tx.photo_in_township(&hash, township).await)
+    }
+    async fn follow_up_rating(&self, by: StaffId, application: ApplicationId, item: String, note: daiban_proto::text::Remark) -> Result<()> {
+        run!(self, Write, |tx, item, note| staff_ops::follow_up_rating(tx, by, application, &item, &note, now()).await)
+    }
+    async fn statistics(&self, township: TownshipId, period: StatsPeriod) -> Result<Statistics> {
+        let rules = self.rules.clone();
+        run!(self, Read, |tx, rules| staff_ops::statistics(tx, &rules, township, period, now()).await)
+    }
+    async fn township_audit(&self, township: TownshipId, before: Option<i64>, limit: u32) -> Result<Vec<(i64, AuditEntry)>> {
+        run!(self, Read, |tx| tx.township_audit(township, before, limit.clamp(1, 500)).await)
     }
 }
 

@@ -266,6 +266,14 @@ pub struct InboxFilter {
     pub device: Option<DeviceId>,
     /// Only applications still waiting for a decision whose deadline is before this day.
     pub overdue_on: Option<NaiveDate>,
+    /// Only work still open at the centre ([`InboxFilter::OPEN`]): the reviewers' default view.
+    pub open: bool,
+}
+
+impl InboxFilter {
+    /// Statuses in which the centre still has something to do (accept, decide, hand over the
+    /// result). The partial index `applications_open` is defined over exactly this list.
+    pub const OPEN: [AppStatus; 4] = [AppStatus::Received, AppStatus::Accepted, AppStatus::Approved, AppStatus::ResultReady];
 }
 
 /// Keyset position in the inbox (sorted by deadline, then arrival, then id), so that paging

@@ -35,6 +35,8 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+mod staff_tx;
+
 mod embedded {
     refinery::embed_migrations!("src/store/migrations/postgres");
 }

@@ -28,6 +28,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+mod staff_tx;
+
 /// Reader connections (WAL lets them read while the writer writes).
 const READERS: usize = 4;
 
@@ -35,7 +37,7 @@ const READERS: usize = 4;
 ///
 /// (`rusqlite_migration` would be the crate for this, but no release of it builds against the
 /// rusqlite 0.41 this workspace uses: 1.0 imports the removed `NO_PARAMS`, 2.x pins 0.40.)
-const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/V1__init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/V1__init.sql"), include_str!("migrations/sqlite/V2__staff_web.sql")];
 
 /// Apply the migrations the database has not seen yet, each in its own transaction.
 fn migrate(conn: &mut Connection) -> Result<()> {
