@@ -6,9 +6,11 @@
 //! - [`api`]: the sync API for agents' phones (axum), including tus photo uploads and the
 //!   OpenAPI document.
 //! - [`demo`]: a seeded demo centre (桃源镇) for trying the app end to end.
+//! - [`web`]: the township staff's web UI (inbox, review, statistics, devices), under `/staff/`.
 
 pub mod api;
 pub mod blobs;
 pub mod catalogue;
 pub mod demo;
 pub mod store;
+pub mod web;

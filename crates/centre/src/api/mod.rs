@@ -74,14 +74,22 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub blobs: Arc<dyn PhotoBlobs>,
     pub config: Arc<ApiConfig>,
+    /// Settings of the staff web UI ([`crate::web`]).
+    pub web: Arc<crate::web::WebConfig>,
     uploads_in_flight: Arc<tus::InFlight>,
 }
 
 impl AppState {
-    /// Creates `config.upload_dir` if needed.
+    /// Creates `config.upload_dir` if needed. The staff UI gets its default settings.
     pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn PhotoBlobs>, config: ApiConfig) -> std::io::Result<Self> {
         std::fs::create_dir_all(&config.upload_dir)?;
-        Ok(Self { store, blobs, config: Arc::new(config), uploads_in_flight: Arc::default() })
+        Ok(Self { store, blobs, config: Arc::new(config), web: Arc::default(), uploads_in_flight: Arc::default() })
+    }
+
+    /// With these staff web UI settings.
+    pub fn with_web(mut self, web: crate::web::WebConfig) -> Self {
+        self.web = Arc::new(web);
+        self
     }
 }
 
@@ -191,10 +199,10 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi())
 }
 
-/// The whole application.
+/// The whole application: the sync API and the staff web UI ([`crate::web`]).
 pub fn router(state: AppState) -> Router {
     let (routes, _) = parts(&state.config);
-    routes.layer(TraceLayer::new_for_http()).with_state(state)
+    routes.merge(crate::web::routes(&state)).layer(TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Serve until `shutdown` completes, then finish the requests in progress.

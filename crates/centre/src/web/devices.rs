@@ -1,0 +1,181 @@
+//! Devices and enrolment codes (设备与注册码).
+//!
+//! A township admin makes a one-time enrolment code for a village; it is shown big (to read
+//! out over the phone) and as a QR code for the agent app to scan. The QR holds
+//! `daiban://enrol?centre=<centre URL>&code=<code>` (see docs/staff-ui.md): everything the
+//! app needs to enrol itself against the right centre. The list shows every device of the
+//! township with its last sync and the queue it last reported; an admin can revoke one, and
+//! its very next request is refused. Reviewers see the list only.
+
+use crate::api::AppState;
+use crate::store::{NewEnrolmentCode, Role, VillageId};
+use crate::web::auth::Me;
+use crate::web::error::{WebError, WebResult};
+use crate::web::i18n::Lang;
+use crate::web::layout::{self, csrf, notice, frame, time, Nav};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use chrono::{Duration, Utc};
+use daiban_proto::DeviceId;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+/// Validity choices offered for a new code, in hours.
+const VALIDITY_HOURS: [i64; 3] = [24, 72, 168];
+
+/// What the enrolment QR code says: the app's enrolment link.
+pub fn enrolment_link(centre: &str, code: &str) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("centre", centre.trim_end_matches('/')).append_pair("code", code);
+    format!("daiban://enrol?{}", q.finish())
+}
+
+/// The centre's address as phones should use it.
+fn centre_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &state.web.public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let scheme = header("x-forwarded-proto").filter(|p| *p == "https").unwrap_or("http");
+    format!("{scheme}://{}", header("host").unwrap_or("localhost"))
+}
+
+/// The QR code as inline SVG.
+fn qr_svg(lang: Lang, content: &str) -> Markup {
+    let svg = match qrcode::QrCode::new(content.as_bytes()) {
+        Ok(code) => code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build(),
+        Err(_) => return html! { p.error { (lang.t("二维码生成失败,请使用注册码。", "Could not draw the QR code; use the code.")) } },
+    };
+    let start = svg.find("<svg").unwrap_or(0);
+    let label = lang.t("设备注册二维码", "Enrolment QR code");
+    layout::trusted(svg[start..].replacen("<svg ", &format!("<svg id=\"qr\" role=\"img\" aria-label=\"{label}\" "), 1))
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn render(me: &Me, state_villages: &[crate::store::Village], devices: &[crate::store::DeviceInfo], created: Option<(&NewEnrolmentCode, String)>, done: Option<&str>) -> Markup {
+    let lang = me.lang;
+    let admin = me.staff.role == Role::TownshipAdmin;
+    let village_name = |id: VillageId| state_villages.iter().find(|v| v.id == id).map_or(id.to_string(), |v| lang.l(&v.name).to_string());
+    let now = Utc::now();
+    let body = html! {
+        h1 { (lang.t("设备与注册码", "Devices and enrolment codes")) }
+        @if done == Some("revoked") { (notice(lang.t("设备已停用,它的下一次同步会被拒绝。", "Device revoked; its next sync is refused."))) }
+        @if let Some((code, link)) = created {
+            section.card.enrol-code #new-code {
+                h2 { (lang.t("新注册码:", "New enrolment code: ")) (village_name(code.village_id)) }
+                div.code-and-qr {
+                    div {
+                        p.big-code #code { (code.code) }
+                        p { (lang.t("有效至 ", "Valid until ")) (time(code.expires_at)) (lang.t(",只能使用一次。", "; works once.")) }
+                        p.muted { (lang.t("代办员在手机“同步”页扫码,或输入注册码和中心地址。", "The agent scans it on the phone's Sync page, or types the code and the centre address.")) }
+                        p.muted.small { (lang.t("二维码内容:", "QR content: ")) code #qr-content { (link) } }
+                        p.muted { (lang.t("离开本页后注册码不再显示(中心只保存其摘要)。", "The code is not shown again after you leave this page (the centre keeps only its hash).")) }
+                    }
+                    div.qr { (qr_svg(lang, &link)) }
+                }
+            }
+        }
+        @if admin {
+            section.card #enrol-form {
+                h2 { (lang.t("生成设备注册码", "Make an enrolment code")) }
+                form.filters method="post" action="/staff/enrolment-codes" {
+                    (csrf(me))
+                    label { (lang.t("村", "Village"))
+                        select name="village" required { @for v in state_villages { option value=(v.id) { (lang.l(&v.name)) } } } }
+                    label { (lang.t("有效期", "Valid for"))
+                        select name="valid_hours" {
+                            @for h in VALIDITY_HOURS { option value=(h) selected[h == 72] { (h / 24) (lang.t("天", " day(s)")) } }
+                        } }
+                    button.primary #make-code type="submit" { (lang.t("生成注册码", "Make code")) }
+                }
+            }
+        }
+        section.card #devices {
+            h2 { (lang.t("已注册设备", "Enrolled devices")) }
+            @if devices.is_empty() { p.muted { (lang.t("还没有设备。", "No devices yet.")) } }
+            @else {
+                table.devices {
+                    thead { tr {
+                        th { (lang.t("村", "Village")) } th { (lang.t("设备", "Device")) } th { (lang.t("注册时间", "Enrolled")) }
+                        th { (lang.t("最近同步", "Last sync")) } th { (lang.t("待上传", "Queued")) } th { (lang.t("状态", "State")) } th {}
+                    } }
+                    tbody {
+                        @for d in devices {
+                            tr data-device=(d.id) class=[d.revoked_at.map(|_| "revoked")] {
+                                td { (lang.l(&d.village_name)) }
+                                td { (d.name) }
+                                td { (time(d.enrolled_at)) }
+                                td { @match d.last_seen_at {
+                                    Some(t) => { (time(t)) @let h = (now - t).num_hours(); @if h >= 48 { " " span.due.overdue { (h / 24) (lang.t("天未同步", " days silent")) } } },
+                                    None => span.muted { (lang.t("从未同步", "never")) },
+                                } }
+                                td.num { (d.queue_len) }
+                                td { @match d.revoked_at { Some(t) => { (lang.t("已停用 ", "revoked ")) (time(t)) }, None => (lang.t("使用中", "active")) } }
+                                td { @if admin && d.revoked_at.is_none() {
+                                    form.inline method="post" action=(format!("/staff/devices/{}/revoke", d.id)) {
+                                        (csrf(me))
+                                        button.danger.small type="submit" { (lang.t("停用", "Revoke")) }
+                                    }
+                                } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    frame(me, Nav::Devices, lang.t("设备与注册码", "Devices"), body)
+}
+
+/// `GET /staff/devices`
+pub async fn page(State(state): State<AppState>, me: Me, Query(q): Query<Done>) -> WebResult<Markup> {
+    let township = me.staff.township_id;
+    let villages = state.store.villages(township).await?;
+    let devices = state.store.devices(township).await?;
+    Ok(render(&me, &villages, &devices, None, q.done.as_deref()))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    village: String,
+    valid_hours: i64,
+}
+
+/// `POST /staff/enrolment-codes`
+pub async fn create_code(State(state): State<AppState>, me: Me, headers: HeaderMap, Form(f): Form<CodeForm>) -> WebResult<Markup> {
+    let village: VillageId = f.village.parse().map_err(|_| WebError::not_found("村不存在 / no such village"))?;
+    if !VALIDITY_HOURS.contains(&f.valid_hours) {
+        return Err(WebError::bad_request("有效期不在可选范围内 / unsupported validity"));
+    }
+    let code = state.store.create_enrolment_code(me.staff.id, village, Duration::hours(f.valid_hours)).await?;
+    let link = enrolment_link(&centre_url(&state, &headers), &code.code);
+    let township = me.staff.township_id;
+    let villages = state.store.villages(township).await?;
+    let devices = state.store.devices(township).await?;
+    Ok(render(&me, &villages, &devices, Some((&code, link)), None))
+}
+
+/// `POST /staff/devices/{id}/revoke`
+pub async fn revoke(State(state): State<AppState>, me: Me, Path(id): Path<String>) -> WebResult<Response> {
+    let id: DeviceId = id.parse().map_err(|_| WebError::not_found("设备不存在 / no such device"))?;
+    state.store.revoke_device(me.staff.id, id).await?;
+    Ok(Redirect::to("/staff/devices?done=revoked").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enrolment_links_carry_centre_and_code() {
+        assert_eq!(enrolment_link("http://192.168.1.10:8080/", "K7PQ-2M9X"), "daiban://enrol?centre=http%3A%2F%2F192.168.1.10%3A8080&code=K7PQ-2M9X");
+        let svg = qr_svg(Lang::Zh, &enrolment_link("http://x", "AAAA-BBBB")).into_string();
+        assert!(svg.starts_with("<svg id=\"qr\"") && svg.contains("设备注册二维码"));
+    }
+}

@@ -1,0 +1,73 @@
+//! Errors of the staff UI, shown as a small HTML page with a Chinese-first message.
+//!
+//! Refusals from the store keep their own status and message ("申请不存在 / no such
+//! application"); backend failures are logged in full and shown generically, like
+//! [`crate::api::AppError`] does for the sync API.
+
+use crate::api::error::status_of;
+use crate::store::StoreError;
+use crate::web::i18n::Lang;
+use crate::web::layout;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::html;
+
+#[derive(Debug)]
+pub struct WebError {
+    pub status: StatusCode,
+    /// "中文 / English"
+    pub message: String,
+}
+
+pub type WebResult<T> = Result<T, WebError>;
+
+impl WebError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+    fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(detail = %detail, "staff web UI request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "中心内部错误,请稍后重试 / internal error on the centre, please retry later")
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Refused(r) => Self::new(status_of(r.code), r.message),
+            StoreError::Backend(_) => Self::internal(format!("{e}: {:?}", std::error::Error::source(&e))),
+        }
+    }
+}
+
+impl From<std::io::Error> for WebError {
+    fn from(e: std::io::Error) -> Self {
+        Self::internal(format!("I/O: {e}"))
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        // the message is bilingual already; the frame follows the default language
+        let lang = Lang::default();
+        let body = html! {
+            main.narrow {
+                section.card.error-page {
+                    h1 { (self.status.as_u16()) }
+                    p.error role="alert" { (self.message) }
+                    p { a href="/staff/inbox" { (lang.t("返回工作台", "Back to the inbox")) } }
+                }
+            }
+        };
+        (self.status, layout::bare(lang, lang.t("出错了", "Error"), body)).into_response()
+    }
+}
