@@ -38,7 +38,7 @@ fi
 
 mkdir -p "$(dirname "$dir")"
 exec 9>"${dir}.lock"
-flock 9
+flock -w 120 9 || { log "timed out waiting for another ensure-postgres.sh"; exit 1; }
 if answers; then
     echo "$url"
     exit 0
@@ -63,8 +63,11 @@ fi
 
 log "starting PostgreSQL on 127.0.0.1:$port"
 # A test cluster: durability settings off for speed (the data is thrown away).
+# The server must not inherit the lock (fd 9: it would hold the lock for its whole life and
+# block every later caller) nor our stdout (a caller reading our output would wait forever).
 as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >&2 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    </dev/null >&2 9>&- \
     || { tail -n 30 "$dir/server.log" >&2 || true; exit 1; }
 
 for _ in $(seq 1 60); do

@@ -222,8 +222,10 @@ pub(super) async fn head(State(s): State<AppState>, Device(device): Device, Path
         .into_response())
 }
 
-/// The `Upload-Checksum` of a chunk: a hasher and the digest it must produce.
-fn chunk_checksum(headers: &HeaderMap) -> Result<Option<(Box<dyn DynDigest + Send>, Vec<u8>)>, AppError> {
+/// A chunk's `Upload-Checksum`: a hasher and the digest it must produce.
+type ChunkChecksum = (Box<dyn DynDigest + Send>, Vec<u8>);
+
+fn chunk_checksum(headers: &HeaderMap) -> Result<Option<ChunkChecksum>, AppError> {
     let Some(v) = headers.get("upload-checksum") else {
         return Ok(None);
     };

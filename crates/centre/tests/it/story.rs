@@ -312,7 +312,7 @@ async fn delivery_task_and_rating(store: Arc<dyn Store>) {
     });
     // rating before delivery is refused
     push_rejected(s, dev, &rating_event(&a, task.id, Rating::VeryDissatisfied), ErrorCode::Conflict).await;
-    push_ok(s, dev, &[delivered.clone()]).await;
+    push_ok(s, dev, std::slice::from_ref(&delivered)).await;
     assert!(s.photo_upload_allowed(dev, proof_photo.hash).await.unwrap(), "proof photo may now be uploaded");
     let mut again = delivered.clone();
     again.id = daiban_proto::EventId::new();

@@ -37,14 +37,24 @@ pub fn pg_server_url() -> String {
         return url;
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ensure-postgres.sh");
-    let out = std::process::Command::new("bash").arg(&script).output().expect("run scripts/ensure-postgres.sh");
+    // Output goes to files and only the script's exit is awaited: a server it starts must never
+    // be able to keep a pipe of ours open.
+    let out = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = (out.path().join("stdout"), out.path().join("stderr"));
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .status()
+        .expect("run scripts/ensure-postgres.sh");
     assert!(
-        out.status.success(),
+        status.success(),
         "PostgreSQL is not available: {}\n{}",
         script.display(),
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(&stderr).unwrap_or_default()
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    std::fs::read_to_string(&stdout).unwrap().trim().to_string()
 }
 
 /// A fresh, empty database on the test server.
