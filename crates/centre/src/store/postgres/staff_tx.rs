@@ -116,7 +116,7 @@ impl StaffTx for PgTx<'_> {
         let sql = format!(
             "SELECT a.village_id, i.item, i.status, COUNT(*), \
                     SUM(CASE WHEN i.status = 'pending' AND a.deadline < $4 AND a.status IN ('received', 'accepted') THEN 1 ELSE 0 END)::BIGINT \
-             FROM application_items i JOIN {FIRST_SUBMITTED_IN} AND i.application_id = a.id \
+             FROM application_items i, {FIRST_SUBMITTED_IN} AND i.application_id = a.id \
              GROUP BY a.village_id, i.item, i.status ORDER BY a.village_id, i.item, i.status"
         );
         self.all(&sql, &[&township.0, &w.from, &w.until, &today], |r| {
