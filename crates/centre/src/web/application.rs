@@ -566,7 +566,15 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
     html! {
         section.card.actions #actions {
             h2 { (lang.t("审核操作", "Review")) }
-            @if let Some(d) = draft { (alert(&d.error)) }
+            @if let Some(d) = draft {
+                (alert(&d.error))
+                @if !d.reason.trim().is_empty() {
+                    div.kept #kept-reason {
+                        (lang.t("您填写的内容(未保存,可复制):", "What you typed (not saved; copy it if needed):"))
+                        blockquote { (d.reason) }
+                    }
+                }
+            }
             @if can_accept {
                 form method="post" action=(post) {
                     (form_head("accept", ""))
