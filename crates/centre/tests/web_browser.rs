@@ -71,8 +71,30 @@ async fn text(c: &Client, css: &str) -> String {
     c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
 
+/// The text of `css` once it contains `want` (pages change under our feet after a submit:
+/// stale or missing elements are retried); fails after 10 s.
+async fn wait_text(c: &Client, css: &str, want: &str) -> String {
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if t.contains(want) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} never showed {want:?}; last: {last:?}");
+}
+
+/// Click an element after centring it (so the sticky header never covers it).
 async fn click(c: &Client, css: &str) {
-    c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    let e = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    c.execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&e).unwrap()]).await.unwrap();
+    e.click().await.unwrap();
 }
 
 async fn shot(c: &Client, dir: &Path, name: &str) -> PathBuf {
@@ -169,8 +191,8 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     assert!(photo_box.is_selected().await.unwrap(), "missing required materials come pre-ticked");
     click(&c, "#return-form input[value=household_register]").await;
     click(&c, "#return-form button[type=submit]").await;
-    assert!(text(&c, ".notice").await.contains("已退回补正"));
-    assert!(text(&c, "#timeline").await.contains(reason));
+    wait_text(&c, ".notice", "已退回补正").await;
+    wait_text(&c, "#timeline", reason).await;
     let pulled = s.pull(w.village_a, 0, 500).await.unwrap();
     let returned = pulled.changes.iter().find_map(|ch| match &ch.body {
         ChangeBody::Decision { application_id, decision: Decision::Return { reason, materials }, by, .. } if *application_id == to_return.id => {
@@ -186,13 +208,13 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     // --- accept, approve and make ready another one (elderly: delivered home by default)
     c.goto(&format!("{base}/staff/applications/{}", to_approve.id)).await.unwrap();
     click(&c, "#accept").await;
-    assert!(text(&c, ".notice").await.contains("已受理"));
+    wait_text(&c, ".notice", "已受理").await;
     click(&c, ".item-actions form button.primary").await;
-    assert!(text(&c, ".notice").await.contains("已办结"));
+    wait_text(&c, ".notice", "已办结").await;
     let home = c.wait().for_element(Locator::Css("input[name=mode][value=home]")).await.unwrap();
     assert!(home.is_selected().await.unwrap(), "home delivery is the default for the elderly");
     click(&c, ".item-actions form button.primary").await;
-    assert!(text(&c, ".notice").await.contains("已出件"));
+    wait_text(&c, ".notice", "已出件").await;
     let state = s.application(w.township, to_approve.id).await.unwrap().unwrap();
     assert_eq!(state.status, AppStatus::ResultReady);
     let task = s.pull(w.village_a, 0, 500).await.unwrap().changes.into_iter().find_map(|ch| match ch.body {
@@ -243,7 +265,7 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     assert_eq!(enrolled.village_name.zh, "王家村");
     let row = format!("tr[data-device='{}'] form button", dev_b.device_id);
     click(&c, &row).await;
-    assert!(text(&c, ".notice").await.contains("设备已停用"));
+    wait_text(&c, ".notice", "设备已停用").await;
     let devices = s.devices(w.township).await.unwrap();
     assert!(devices.iter().find(|d| d.id == dev_b.device_id).unwrap().revoked_at.is_some());
     assert!(devices.iter().find(|d| d.id == dev_a.device_id).unwrap().revoked_at.is_none());
