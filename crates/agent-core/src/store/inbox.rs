@@ -22,6 +22,13 @@ impl Store {
         Ok(self.meta(CURSOR_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
+    /// Start the change feed from the beginning (the device moved to another centre or
+    /// village, whose feed has its own sequence). Applying a change again is harmless:
+    /// decisions are checked against the local state, deliveries and catalogues are keyed.
+    pub fn reset_pull_cursor(&self) -> Result<()> {
+        self.delete_meta(CURSOR_KEY)
+    }
+
     /// Apply one change from the centre and advance the cursor, atomically. A change at or
     /// before the cursor (a repeated page) is ignored.
     pub fn apply_change(&self, change: &Change) -> Result<()> {

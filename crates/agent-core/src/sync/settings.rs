@@ -1,8 +1,11 @@
 //! The device's enrolment with a centre and the agent's sync preferences, kept in the
-//! store's `meta` table so they survive restarts and travel with the data directory.
+//! store's `meta` table so they survive restarts and travel with the data directory, with the
+//! engine's own small facts beside them (photo bytes sent on mobile data per calendar month,
+//! tus upload URLs to resume).
 
 use crate::store::{Result, Store};
 use daiban_proto::catalogue::L10n;
+use daiban_proto::PhotoHash;
 
 /// Who this device is to the centre (from a successful enrolment).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,7 +23,8 @@ pub struct Enrolment {
 pub struct SyncSettings {
     /// Upload photos only on Wi-Fi (application text always goes on any link).
     pub photos_wifi_only: bool,
-    /// At most this many MB of photos per calendar month on mobile data (None: no limit).
+    /// At most this many MB (MiB, as carriers count) of photos per calendar month on mobile
+    /// data (None: no limit).
     pub monthly_budget_mb: Option<u32>,
 }
 
@@ -88,5 +92,43 @@ impl Store {
             Some(mb) => self.set_meta("sync.monthly_budget_mb", &mb.to_string()),
             None => self.delete_meta("sync.monthly_budget_mb"),
         }
+    }
+}
+
+fn metered_key(month: &str) -> String {
+    format!("sync.metered_photo_bytes.{month}")
+}
+
+fn upload_key(hash: &PhotoHash) -> String {
+    format!("sync.upload.{}", hash.to_hex())
+}
+
+impl Store {
+    /// Photo bytes sent on metered (mobile) links in a calendar month (`"2026-11"`).
+    pub fn metered_photo_bytes(&self, month: &str) -> Result<u64> {
+        Ok(self.meta(&metered_key(month))?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Add to a month's count of photo bytes sent on metered links.
+    pub fn add_metered_photo_bytes(&self, month: &str, bytes: u64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
+            (metered_key(month), bytes.to_string()),
+        )?;
+        Ok(())
+    }
+
+    /// The tus upload URL of a photo whose upload started but did not finish.
+    pub(crate) fn upload_url(&self, hash: &PhotoHash) -> Result<Option<String>> {
+        self.meta(&upload_key(hash))
+    }
+
+    pub(crate) fn set_upload_url(&self, hash: &PhotoHash, url: &str) -> Result<()> {
+        self.set_meta(&upload_key(hash), url)
+    }
+
+    pub(crate) fn forget_upload_url(&self, hash: &PhotoHash) -> Result<()> {
+        self.delete_meta(&upload_key(hash))
     }
 }

@@ -22,7 +22,7 @@ pub enum SyncPhase {
 pub struct SyncStatus {
     /// The device has been enrolled with a centre.
     pub enrolled: bool,
-    /// The last request to the centre got an answer.
+    /// The centre answered the last request (an error answer counts: the link works).
     pub online: bool,
     pub phase: SyncPhase,
     /// Progress of the current run: events + photos.
@@ -31,9 +31,14 @@ pub struct SyncStatus {
     pub bytes_done: u64,
     pub bytes_total: u64,
     pub last_success: Option<DateTime<Utc>>,
+    /// Why the last run failed, or what it had to pass over (Chinese first, for the agent).
     pub last_error: Option<String>,
     /// Photos are waiting for Wi-Fi or for the data budget to allow them.
     pub photos_held: bool,
+    /// Syncing is stopped until the agent acts: the device was revoked or is unknown to the
+    /// centre (enrol again), or the app is too old (update it). `last_error` says which;
+    /// nothing stored on the phone is touched.
+    pub stopped: bool,
     /// Incremented whenever a run changed local data (the UI re-reads when it moves).
     pub data_version: u64,
 }
