@@ -101,6 +101,13 @@ async fn login_needs_the_right_password_and_its_own_csrf_token() {
     assert!(inbox.text().contains("李审核"));
     assert_eq!(inbox.headers["cache-control"], "no-store");
     assert!(inbox.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    // the English switch keeps you where you were; other sites are never a destination
+    let en = anon.get("/staff/lang/en?back=%2Fstaff%2Finbox%3Fstatus%3Dall").await;
+    assert_eq!((en.status, en.location.as_deref()), (StatusCode::SEE_OTHER, Some("/staff/inbox?status=all")));
+    let english = anon.get("/staff/inbox?status=all").await.text();
+    assert!(english.contains("Inbox") && english.contains("lang=\"en\""), "{english}");
+    assert_eq!(anon.get("/staff/lang/zh?back=https%3A%2F%2Fevil.example%2F").await.location.as_deref(), Some("/staff/inbox"));
+    assert!(anon.get("/staff/inbox").await.text().contains("工作台"));
     // behind a TLS-ending proxy the cookie is Secure
     let mut tls = StaffClient::new(&c.base);
     let form = tls.get("/staff/login").await;
