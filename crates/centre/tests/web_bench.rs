@@ -12,7 +12,7 @@
 
 mod web_support;
 
-use daiban_centre::store::{InboxCursor, InboxFilter, Store};
+use daiban_centre::store::{InboxCursor, InboxFilter};
 use daiban_proto::status::{AppStatus, Decision};
 use std::time::{Duration, Instant};
 use web_support::store::*;

@@ -31,7 +31,7 @@ impl Lang {
         }
     }
     /// A catalogue or label text in this language (Chinese when no translation exists).
-    pub fn l<'a>(self, text: &'a L10n) -> &'a str {
+    pub fn l(self, text: &L10n) -> &str {
         text.get(self.english())
     }
     pub fn code(self) -> &'static str {
