@@ -22,10 +22,7 @@ async fn agent_registers_a_resident_and_submits_an_application() {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let samples = tmp.join("samples");
-    std::fs::create_dir_all(&samples).unwrap();
-    for (i, p) in support::real_photos(5).iter().enumerate() {
-        std::fs::copy(p, samples.join(format!("photo-{i}.jpg"))).unwrap();
-    }
+    support::sample_photos(&samples, 5);
     let store = Store::open(tmp.join("data")).unwrap();
     let mut cfg = Config::from_env_and_args(Vec::<String>::new()).unwrap();
     cfg.sample_photos = Some(samples);
@@ -60,21 +57,16 @@ async fn agent_registers_a_resident_and_submits_an_application() {
     b.wait_text("#resident-idn", "1101**********002X").await;
     assert_eq!(store.resident_count().unwrap(), 1);
 
-    // Apply for the elderly card: suggested by age.
+    // Apply for the elderly card (suggested by age); submitting too early lists what is
+    // missing, by material.
     b.click("#apply-for-resident").await;
     b.click("li[data-code=elderly_card]").await;
     b.wait_text("#capture-title", "老年人优待证").await;
-    // Submitting too early lists what is missing, by material.
     b.click("#submit").await;
     b.wait_text("#errors", "居民身份证").await;
     b.type_into("#f-phone", "13800138000").await;
-    for (material, n) in [("id_card", 2), ("household_register", 2), ("photo_1inch", 1)] {
-        for k in 0..n {
-            let name = format!("photo-{}.jpg", if material == "id_card" { k } else if material == "household_register" { 2 + k } else { 4 });
-            let select = c.find(fantoccini::Locator::Css(&format!("#add-{material}-sample"))).await.unwrap();
-            select.select_by_value(&name).await.unwrap();
-            b.wait_count(&format!("#material-{material} .thumb"), k + 1).await;
-        }
+    for (i, (material, n)) in [("id_card", 1), ("id_card", 2), ("household_register", 1), ("household_register", 2), ("photo_1inch", 1)].into_iter().enumerate() {
+        support::add_sample_photo(&b, material, &format!("photo-{i}.jpg"), n).await;
     }
     b.screenshot(&tmp.join("03-capture.png")).await;
     b.click("#submit").await;

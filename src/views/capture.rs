@@ -65,6 +65,7 @@ pub fn Capture(id: ApplicationId) -> Element {
     let autosave = save_draft.clone();
     let mut save_now = save_draft.clone();
     let store = ctx.store.clone();
+    let sync = ctx.sync.clone();
     let nav = navigator();
     let submit = move |_| {
         save_draft();
@@ -74,6 +75,7 @@ pub fn Capture(id: ApplicationId) -> Element {
         match store.submit(id) {
             Ok(_) => {
                 data.bump();
+                sync.trigger();
                 nav.replace(Route::ApplicationView { id });
             }
             Err(StoreError::Invalid(errs)) => errors.set(errs),

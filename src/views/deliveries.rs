@@ -63,6 +63,7 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
         return rsx! { div { class: "empty", {lang.t("找不到这个送达任务", "Delivery not found")} } };
     };
     let store = ctx.store.clone();
+    let sync = ctx.sync.clone();
     let confirm = move |_| {
         let png;
         let taken = photo.peek().clone();
@@ -80,11 +81,13 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
             Ok(()) => {
                 error.set(None);
                 data.bump();
+                sync.trigger();
             }
             Err(e) => error.set(Some(e.to_string())),
         }
     };
     let store = ctx.store.clone();
+    let sync = ctx.sync.clone();
     let rate = move |_| {
         let Some(r) = rating() else {
             return error.set(Some(lang.t("请先选择满意程度", "Choose a rating first").into()));
@@ -93,6 +96,7 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
             Ok(()) => {
                 error.set(None);
                 data.bump();
+                sync.trigger();
             }
             Err(e) => error.set(Some(e.to_string())),
         }

@@ -33,10 +33,23 @@ pub fn Home() -> Element {
         (counts, returned, drafts, deliveries, reminders)
     });
     let (counts, returned, drafts, deliveries, reminders) = overview();
+    let enrolment = ctx.store.enrolment().ok().flatten();
     let n = |s: AppStatus| counts.get(&s).copied().unwrap_or(0);
     let in_review = n(AppStatus::Received) + n(AppStatus::Accepted);
     let open_deliveries = deliveries.iter().filter(|d| d.delivered_at.is_none()).count();
     rsx! {
+        match enrolment {
+            Some(e) => rsx! {
+                div { class: "muted small", id: "village", style: "margin: 0 4px 8px",
+                    {format!("{} · {} · {}", lang.l(&e.village_name), lang.l(&e.township), lang.date(today()))} }
+            },
+            None => rsx! {
+                Link { class: "banner-return", to: Route::SyncView {}, id: "enrol-hint", style: "display:block;text-decoration:none;color:inherit",
+                    strong { {lang.t("还没有绑定便民服务中心", "Not enrolled with a centre yet")} }
+                    div { class: "small", {lang.t("可以照常登记和办理，申请保存在手机上。点此输入镇里给的注册码。", "You can work as usual; applications stay on the phone. Tap to enter the code from the township.")} }
+                }
+            },
+        }
         div { class: "stats", id: "today",
             Stat { n: n(AppStatus::Returned), label: lang.t("待补正", "To correct"), attn: true, to: Route::Applications {} }
             Stat { n: open_deliveries as u32, label: lang.t("待送达", "To deliver"), attn: true, to: Route::Deliveries {} }

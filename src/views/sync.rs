@@ -3,6 +3,7 @@
 //! a big "sync now" button.
 
 use crate::app::Route;
+use crate::components::TextField;
 use crate::ctx::{use_ctx, use_data_version, use_sync_status};
 use crate::i18n::use_lang;
 use daiban_agent_core::sync::SyncSettings;
@@ -52,6 +53,7 @@ pub fn SyncView() -> Element {
                 },
                 None => rsx! {
                     p { class: "muted", {lang.t("这部手机还没有绑定便民服务中心。申请会保存在手机上，绑定后自动上传。", "This phone is not enrolled yet. Applications stay on the phone and upload after enrolment.")} }
+                    EnrolForm {}
                 },
             }
         }
@@ -108,5 +110,82 @@ pub fn SyncView() -> Element {
                     onchange: move |e| save_budget(SyncSettings { monthly_budget_mb: e.value().trim().parse().ok(), ..settings.clone() }) }
             }
         }
+    }
+}
+
+/// What the agent typed or scanned: either a bare code, or the enrolment link the staff UI
+/// shows as a QR code (`daiban://enrol?centre=<url>&code=<code>`). Returns (centre, code).
+pub fn parse_enrolment(input: &str) -> (Option<String>, String) {
+    let s = input.trim();
+    match url::Url::parse(s) {
+        Ok(u) if u.scheme() == "daiban" => {
+            let get = |k: &str| u.query_pairs().find(|(key, _)| key == k).map(|(_, v)| v.into_owned());
+            (get("centre"), get("code").unwrap_or_default())
+        }
+        _ => (None, s.to_string()),
+    }
+}
+
+/// Enrol with the township centre: its address, the one-time code (typed, or the scanned
+/// link pasted), and a name staff will see for this phone.
+#[component]
+fn EnrolForm() -> Element {
+    let ctx = use_ctx();
+    let lang = use_lang();
+    let data = use_data_version();
+    let centre = use_signal(|| ctx.centre_url.clone().unwrap_or_default());
+    let code = use_signal(String::new);
+    let name = use_signal(|| "代办员手机".to_string());
+    let mut busy = use_signal(|| false);
+    let mut error = use_signal(|| None::<String>);
+    let store = ctx.store.clone();
+    let sync = ctx.sync.clone();
+    let enrol = move |_| {
+        let (linked_centre, the_code) = parse_enrolment(&code());
+        let url = linked_centre.unwrap_or_else(|| centre());
+        if url.trim().is_empty() || the_code.is_empty() {
+            return error.set(Some(lang.t("请填写中心地址和注册码", "Enter the centre address and the code").into()));
+        }
+        let (store, sync) = (store.clone(), sync.clone());
+        busy.set(true);
+        spawn(async move {
+            let r = daiban_agent_core::sync::enrol(&store, &url, &the_code, &name.peek()).await;
+            busy.set(false);
+            match r {
+                Ok(_) => {
+                    error.set(None);
+                    sync.trigger();
+                    data.bump();
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    rsx! {
+        form { id: "enrol-form", onsubmit: move |e| e.prevent_default(),
+            if let Some(e) = error() { div { class: "errors", role: "alert", id: "enrol-error", "{e}" } }
+            TextField { id: "centre", label: lang.t("便民服务中心地址", "Centre address"), value: centre, kind: "url",
+                placeholder: "https://…" }
+            TextField { id: "code", label: lang.t("注册码", "Enrolment code"), value: code, required: true,
+                hint: lang.t("由镇便民服务中心提供，只能用一次；扫码得到的链接也可直接粘贴", "from the township centre, single use; a scanned link works too") }
+            TextField { id: "device-name", label: lang.t("本机名称", "Device name"), value: name,
+                hint: lang.t("方便镇里区分是谁的手机", "so staff can tell phones apart") }
+            button { class: "btn primary block", r#type: "button", id: "enrol", disabled: busy(), onclick: enrol,
+                {if busy() { lang.t("正在绑定…", "Enrolling…") } else { lang.t("绑定", "Enrol") }} }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_enrolment;
+
+    #[test]
+    fn accepts_a_code_or_the_scanned_link() {
+        assert_eq!(parse_enrolment(" K7PQ-2M9X "), (None, "K7PQ-2M9X".to_string()));
+        assert_eq!(
+            parse_enrolment("daiban://enrol?centre=http%3A%2F%2F127.0.0.1%3A8080&code=K7PQ-2M9X"),
+            (Some("http://127.0.0.1:8080".to_string()), "K7PQ-2M9X".to_string())
+        );
     }
 }

@@ -152,3 +152,49 @@ pub fn real_photos(n: usize) -> Vec<PathBuf> {
     assert!(found.len() >= n, "need {n} real photos under /usr/share/wallpapers (scripts/setup.sh installs them)");
     found.into_iter().take(n).map(|(_, p)| p).collect()
 }
+
+/// Register a resident through the UI (from anywhere: starts at the home tab).
+pub async fn register_resident(b: &Browser, name: &str, id_number: &str) {
+    b.click("#tab-home").await;
+    b.click("#new-resident").await;
+    b.wait_text("header h1", "登记居民").await;
+    b.type_into("#name", name).await;
+    b.type_into("#id_number", id_number).await;
+    b.type_into("#phone", "13800138000").await;
+    b.type_into("#address", "王家村东街12号").await;
+    b.click("#save-resident").await;
+    b.wait_text("#resident-name", name).await;
+}
+
+/// On a capture screen, pick sample photo `file` for `material` and wait until it has `n` photos.
+pub async fn add_sample_photo(b: &Browser, material: &str, file: &str, n: usize) {
+    let select = b.client.find(Locator::Css(&format!("#add-{material}-sample"))).await.unwrap();
+    select.select_by_value(file).await.unwrap();
+    b.wait_count(&format!("#material-{material} .thumb"), n).await;
+}
+
+/// From a resident's page: apply for the elderly card with photos `photo-0.jpg`…`photo-4.jpg`
+/// and submit. Ends on the application's page.
+pub async fn apply_for_elderly_card(b: &Browser) {
+    b.click("#apply-for-resident").await;
+    b.click("li[data-code=elderly_card]").await;
+    b.wait_text("#capture-title", "老年人优待证").await;
+    b.type_into("#f-phone", "13800138000").await;
+    let mut k = 0;
+    for (material, n) in [("id_card", 2), ("household_register", 2), ("photo_1inch", 1)] {
+        for i in 0..n {
+            add_sample_photo(b, material, &format!("photo-{k}.jpg"), i + 1).await;
+            k += 1;
+        }
+    }
+    b.click("#submit").await;
+    b.wait_text("#app-title", "老年人优待证").await;
+}
+
+/// Copy `n` distinct real photographs into `dir` as photo-0.jpg … (the preview's samples).
+pub fn sample_photos(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (i, p) in real_photos(n).iter().enumerate() {
+        std::fs::copy(p, dir.join(format!("photo-{i}.jpg"))).unwrap();
+    }
+}

@@ -386,3 +386,24 @@ fn data_at_rest_is_encrypted_and_needs_the_key() {
     std::fs::remove_file(dir.path().join(daiban_agent_core::store::KEY_FILE)).unwrap();
     assert!(matches!(Store::open(dir.path()), Err(StoreError::WrongKey)));
 }
+
+#[test]
+fn reminders_find_residents_turning_an_age_soon() {
+    let (_d, store) = open();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let make = |n: u16, birth: chrono::NaiveDate| {
+        let id = daiban_proto::id_number::make_id_number("370611", birth, n);
+        let input = ResidentForm { name: format!("居民{n}"), id_number: id.expose().into(), ..Default::default() }.parse(today).unwrap();
+        store.add_resident(&input).unwrap()
+    };
+    let d = |y, m, day| chrono::NaiveDate::from_ymd_opt(y, m, day).unwrap();
+    let soon = make(1, d(1966, 12, 10)); // turns 60 on 10 Dec 2026
+    make(2, d(1966, 11, 22)); // turned 60 yesterday
+    make(3, d(1967, 1, 30)); // in 68 days
+    let today_60 = make(4, d(1966, 11, 23)); // today
+    make(5, d(1990, 12, 1)); // far too young
+    let found = store.residents_reaching_age(60, today, 30).unwrap();
+    let ids: Vec<_> = found.iter().map(|(r, _)| r.id).collect();
+    assert_eq!(ids, vec![soon, today_60].into_iter().rev().collect::<Vec<_>>(), "{found:?}");
+    assert_eq!(found[1].1, d(2026, 12, 10));
+}

@@ -174,18 +174,24 @@ impl Store {
     pub fn search_residents(&self, query: &str, limit: u32) -> Result<Vec<ResidentSummary>> {
         let q = query.trim();
         let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        self.resident_summaries(
+            "?1 = '' OR r.name LIKE ?2 ESCAPE '\\' OR r.id_number LIKE ?2 ESCAPE '\\'
+             OR r.phone LIKE ?2 ESCAPE '\\' OR r.village_group LIKE ?2 ESCAPE '\\'
+             ORDER BY (r.name = ?1) DESC, r.updated_at DESC LIMIT ?3",
+            params![q, like, limit],
+        )
+    }
+
+    /// Resident list lines for a `WHERE …` clause (with its ORDER/LIMIT) over `residents r`.
+    fn resident_summaries(&self, clause: &str, params: impl rusqlite::Params) -> Result<Vec<ResidentSummary>> {
         let conn = self.conn();
-        let mut st = conn.prepare(
+        let mut st = conn.prepare_cached(&format!(
             "SELECT r.id, r.name, r.id_number, r.birth_date, r.sex, r.village_group, r.elderly, r.mobility_limited,
                     (SELECT count(*) FROM applications a WHERE a.resident_id = r.id
                        AND a.status NOT IN ('rejected', 'delivered', 'rated'))
-             FROM residents r
-             WHERE ?1 = '' OR r.name LIKE ?2 ESCAPE '\\' OR r.id_number LIKE ?2 ESCAPE '\\'
-                OR r.phone LIKE ?2 ESCAPE '\\' OR r.village_group LIKE ?2 ESCAPE '\\'
-             ORDER BY (r.name = ?1) DESC, r.updated_at DESC
-             LIMIT ?3",
-        )?;
-        let rows = st.query_map(params![q, like, limit], |r| {
+             FROM residents r WHERE {clause}"
+        ))?;
+        let rows = st.query_map(params, |r| {
             let idn: String = r.get(2)?;
             let id_number = IdNumber::parse(&idn).map_err(conv)?;
             Ok(ResidentSummary {
@@ -210,9 +216,15 @@ impl Store {
     /// Residents whose birthday within the next `days` days makes them `age` (e.g. 60: the
     /// elderly card; 80: the old-age allowance) — for proactive reminders (主动服务).
     pub fn residents_reaching_age(&self, age: u32, today: NaiveDate, days: u32) -> Result<Vec<(ResidentSummary, NaiveDate)>> {
-        let all = self.search_residents("", u32::MAX)?;
+        // Candidates born between (today − age years) and (today + days − age years), a range
+        // on the birth_date index (ISO dates sort as text); the exact birthday is checked below.
         let end = today + chrono::Duration::days(days as i64);
-        Ok(all
+        let shift = |d: NaiveDate| d.with_year_safe(chrono::Datelike::year(&d) - age as i32).unwrap_or(d).to_string();
+        let candidates = self.resident_summaries(
+            "r.birth_date BETWEEN ?1 AND ?2 ORDER BY r.birth_date",
+            params![shift(today - chrono::Duration::days(1)), shift(end + chrono::Duration::days(1))],
+        )?;
+        Ok(candidates
             .into_iter()
             .filter_map(|r| {
                 let y = chrono::Datelike::year(&r.birth_date) + age as i32;
