@@ -9,6 +9,9 @@ use crate::i18n::{today, use_lang, Lang};
 use daiban_proto::AppStatus;
 use dioxus::prelude::*;
 
+/// Services most village agents handle every week, offered as shortcuts on the home screen.
+const COMMON: [&str; 4] = ["elderly_card", "pension_certification", "medical_insurance_enrolment", "residence_certificate"];
+
 #[component]
 pub fn Home() -> Element {
     let ctx = use_ctx();
@@ -98,6 +101,13 @@ pub fn Home() -> Element {
                     }
                 }
             }
+        }
+        div { class: "section-title", {lang.t("常办事项", "Common services")} }
+        div { class: "filters", id: "common-services",
+            for item in ctx.store.catalogue().items.iter().filter(|i| COMMON.contains(&i.code.as_str())) {
+                Link { class: "btn", to: Route::ItemGuide { code: item.code.clone() }, key: "{item.code}", {lang.l(&item.name)} }
+            }
+            Link { class: "btn", to: Route::Services {}, {lang.t("全部事项…", "All services…")} }
         }
         if !reminders.is_empty() {
             div { class: "section-title", {lang.t("主动服务提醒", "Proactive reminders")} }
