@@ -23,9 +23,12 @@ pub struct TestStore {
     pub _dir: Option<TempDir>,
 }
 
+/// The file name of [`sqlite_store`]'s database in its temp dir.
+pub const SQLITE_FILE: &str = "centre.sqlite3";
+
 pub async fn sqlite_store() -> TestStore {
     let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::Sqlite(dir.path().join("centre.sqlite3"));
+    let url = DatabaseUrl::Sqlite(dir.path().join(SQLITE_FILE));
     TestStore { store: store::open(&url, Rules::default()).await.unwrap(), _dir: Some(dir) }
 }
 

@@ -58,6 +58,11 @@ impl WebCentre {
         format!("{}{path}", self.base)
     }
 
+    /// The SQLite file behind the centre (benchmarks query it directly for a baseline).
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self._store._dir.as_ref().expect("a SQLite store").path().join(SQLITE_FILE)
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
