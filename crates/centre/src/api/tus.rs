@@ -203,6 +203,27 @@ async fn own_upload(s: &AppState, device: &crate::store::DeviceAuth, id: &str) -
     Ok((id, upload))
 }
 
+/// An unfinished upload whose staging file is gone: the centre died (SIGKILL, power cut)
+/// after moving the finished file into the photo store but before recording it, or while
+/// moving it. Finish from what is on disk: if the photo store has the photo (moved whole, as
+/// the move is a rename), record it and report the upload complete; if not, its bytes are
+/// lost, so the upload is dropped and the client gets `404` and starts a fresh one. Without
+/// this, every `PATCH` of such an upload failed with `500` for ever. Call it only while no
+/// request writes the upload (under [`claim`]).
+async fn recover_lost_staging(s: &AppState, id: &UploadId, u: Upload) -> Result<Upload, AppError> {
+    if u.offset >= u.length || tokio::fs::try_exists(staging_path(s, id)).await? {
+        return Ok(u);
+    }
+    if s.blobs.exists(&u.hash).await? {
+        s.store.complete_upload(&u.id, u.hash, u.length).await?;
+        tracing::warn!(photo = %u.hash, upload = %u.id, "upload finished after a restart: the photo was stored but not yet recorded");
+        return Ok(Upload { offset: u.length, ..u });
+    }
+    s.store.discard_upload(&u.id).await?;
+    tracing::warn!(upload = %u.id, "upload dropped after a restart: its staging file is gone");
+    Err(AppError::new(ErrorCode::NotFound, "上传已失效,请重新上传 / the upload was lost, start a new one"))
+}
+
 /// How far an upload got.
 #[utoipa::path(
     head, path = "/api/v1/uploads/{id}", tag = "uploads",
@@ -214,7 +235,11 @@ async fn own_upload(s: &AppState, device: &crate::store::DeviceAuth, id: &str) -
     )
 )]
 pub(super) async fn head(State(s): State<AppState>, Device(device): Device, Path(id): Path<String>) -> Result<Response, AppError> {
-    let (_, u) = own_upload(&s, &device, &id).await?;
+    let (id, mut u) = own_upload(&s, &device, &id).await?;
+    // (a request writing the upload right now is not disturbed: it reports for itself)
+    if let Some(_writing) = claim(&s.uploads_in_flight, &u.id) {
+        u = recover_lost_staging(&s, &id, u).await?;
+    }
     Ok((
         StatusCode::OK,
         [(UPLOAD_OFFSET, u.offset.to_string()), (UPLOAD_LENGTH, u.length.to_string()), (axum::http::header::CACHE_CONTROL, "no-store".into())],
@@ -284,6 +309,7 @@ pub(super) async fn patch(
     })?;
     // Re-read under the claim: a request that just finished may have moved the offset.
     let (_, u) = own_upload(&s, &device, &u.id).await?;
+    let u = recover_lost_staging(&s, &id, u).await?;
     if offset != u.offset {
         return Err(AppError::new(
             ErrorCode::Conflict,
