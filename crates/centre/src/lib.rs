@@ -5,6 +5,7 @@
 //! - [`blobs`]: photo bytes behind [`blobs::PhotoBlobs`] (filesystem by default).
 //! - [`api`]: the sync API for agents' phones (axum), including tus photo uploads and the
 //!   OpenAPI document.
+//! - [`photo_check`]: what an uploaded photo must be (a whole JPEG of a sane size).
 //! - [`demo`]: a seeded demo centre (桃源镇) for trying the app end to end.
 //! - [`web`]: the township staff's web UI (inbox, review, statistics, devices), under `/staff/`.
 
@@ -12,5 +13,6 @@ pub mod api;
 pub mod blobs;
 pub mod catalogue;
 pub mod demo;
+pub mod photo_check;
 pub mod store;
 pub mod web;

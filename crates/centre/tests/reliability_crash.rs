@@ -17,7 +17,6 @@
 
 mod reliability_support;
 
-use daiban_centre::store::{self as centre_store, DatabaseUrl, Rules};
 use daiban_proto::sync::{Event, EventResult};
 use daiban_proto::{ApplicationId, EventId, PhotoHash};
 use rand::{Rng, SeedableRng};
@@ -35,19 +34,6 @@ const CHUNK: usize = 8 * 1024;
 fn kills() -> u32 {
     let long = std::env::var("DAIBAN_LONG").is_ok_and(|v| v == "1");
     std::env::var("DAIBAN_CENTRE_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(if long { 300 } else { 30 })
-}
-
-/// Seed the two-township world in `dir` and make `n` enrolment codes per village A and B.
-async fn seed(dir: &Path, per_village: usize) -> Vec<String> {
-    let store = centre_store::open(&DatabaseUrl::Sqlite(CentreProcess::db_path(dir)), Rules::default()).await.unwrap();
-    let w = world(store).await;
-    let mut codes = Vec::new();
-    for village in [w.village_a, w.village_b] {
-        for _ in 0..per_village {
-            codes.push(w.store.create_enrolment_code(w.admin, village, chrono::Duration::hours(2)).await.unwrap().code);
-        }
-    }
-    codes
 }
 
 /// Retry a request through the centre's deaths: transient failures (refused connections,
@@ -148,7 +134,7 @@ fn blob_sha(dir: &Path, h: &PhotoHash) -> Option<[u8; 32]> {
 async fn sigkill_of_the_centre_during_ingest_loses_and_doubles_nothing() {
     let kills = kills();
     let dir = tempfile::tempdir().unwrap();
-    let codes = seed(dir.path(), 2).await;
+    let codes = seed_world(dir.path(), 2).await;
     let centre = Arc::new(Mutex::new(CentreProcess::start(dir.path(), &[])));
     let base_url = centre.lock().unwrap().url();
     let metrics = Arc::new(Metrics::default());
@@ -258,7 +244,7 @@ async fn sigkill_of_the_centre_during_ingest_loses_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tus_upload_resumes_after_the_centre_is_killed() {
     let dir = tempfile::tempdir().unwrap();
-    let codes = seed(dir.path(), 1).await;
+    let codes = seed_world(dir.path(), 1).await;
     let mut centre = CentreProcess::start(dir.path(), &[]);
     let http = http_client();
     let dev = SimDevice::new(&centre.url(), enrol(&http, &centre.url(), &codes[0]).await.unwrap().token, http, Arc::default());

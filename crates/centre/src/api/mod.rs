@@ -25,7 +25,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use daiban_proto::sync::{ErrorCode, PROTOCOL_HEADER};
 use daiban_proto::PROTOCOL_VERSION;
@@ -202,7 +202,34 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 /// The whole application: the sync API and the staff web UI ([`crate::web`]).
 pub fn router(state: AppState) -> Router {
     let (routes, _) = parts(&state.config);
-    routes.merge(crate::web::routes(&state)).layer(TraceLayer::new_for_http()).with_state(state)
+    routes
+        .merge(crate::web::routes(&state))
+        .fallback(not_routed)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A path no route serves: under `/api/` an [`ErrorBody`](daiban_proto::sync::ErrorBody) like
+/// every other refusal of the API (a client can tell "no such endpoint" from a dead server);
+/// elsewhere a plain 404. The path is not echoed (it could carry personal data into the log).
+async fn not_routed(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        AppError::new(ErrorCode::NotFound, "没有这个接口 / no such endpoint").into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// A known path with a method it does not serve.
+async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        AppError::bad_request("此接口不支持这种请求方法 / method not allowed on this endpoint")
+            .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            .into_response()
+    } else {
+        StatusCode::METHOD_NOT_ALLOWED.into_response()
+    }
 }
 
 /// Serve until `shutdown` completes, then finish the requests in progress.

@@ -12,7 +12,8 @@
 //!   (`sha1` or `sha256`) the chunk is verified and refused with `460` on mismatch, nothing of
 //!   it kept; without one, whatever arrived before a broken connection is kept. When the last
 //!   byte arrives, the whole file's SHA-256 is checked against the announced hash: a match
-//!   moves it into the photo store, a mismatch discards the upload (`460`; start again).
+//!   moves it into the photo store, a mismatch discards the upload (`460`; start again), and
+//!   so does a file that is not a whole JPEG of a sane size (`422`, see [`crate::photo_check`]).
 //!
 //! Each upload belongs to the device that created it; others get `404`. Two requests cannot
 //! write one upload at once (`423 Locked`).
@@ -287,6 +288,7 @@ fn checksum_mismatch(message: &str) -> AppError {
         (status = 413, body = ErrorBody, description = "the chunk goes beyond `Upload-Length`"),
         (status = 415, body = ErrorBody, description = "wrong Content-Type"),
         (status = 423, body = ErrorBody, description = "another request is writing this upload"),
+        (status = 422, body = ErrorBody, description = "`validation` (field `photo`): the whole file is not a JPEG, is cut short or too large a picture (upload discarded)"),
         (status = 460, body = ErrorBody, description = "chunk checksum mismatch (chunk dropped), or the whole photo does not match its sha256 (upload discarded)"),
     )
 )]
@@ -374,6 +376,11 @@ pub(super) async fn patch(
         tokio::fs::remove_file(&path).await?;
         s.store.discard_upload(&u.id).await?;
         return Err(checksum_mismatch("照片内容与其SHA-256不符,已丢弃,请重新上传 / the photo does not match its sha256; upload discarded, start again"));
+    }
+    if let Err(why) = crate::photo_check::check(&tokio::fs::read(&path).await?) {
+        tokio::fs::remove_file(&path).await?;
+        s.store.discard_upload(&u.id).await?;
+        return Err(AppError::new(ErrorCode::Validation, format!("{why}，已丢弃 / upload discarded")).with_field("photo"));
     }
     s.blobs.put_file(&u.hash, &path).await?;
     s.store.complete_upload(&u.id, u.hash, u.length).await?;

@@ -264,10 +264,26 @@ async fn upsert_resident(tx: &mut dyn Tx, device: DeviceAuth, r: &ResidentRecord
     }
 }
 
-/// The application's items and materials must exist in the catalogue version it names.
+/// Most form answers one application may carry, and the longest key. (Each answer is at most
+/// a [`FieldText`](daiban_proto::text::FieldText): the record's `fields` are plain strings on
+/// the wire, so without these bounds a device could store megabytes of text per application.)
+const MAX_FIELDS: usize = 100;
+const MAX_FIELD_KEY: usize = 64;
+
+/// The application's items and materials must exist in the catalogue version it names, and
+/// its form answers must be of a sane size.
 fn check_against_catalogue(c: &Catalogue, a: &ApplicationRecord) -> Result<()> {
     if a.items.is_empty() {
         return Err(invalid("items", "申请中没有事项 / the application lists no service item"));
+    }
+    let max_value = daiban_proto::text::FieldText::MAX;
+    if a.fields.len() > MAX_FIELDS
+        || a.fields.iter().any(|(k, v)| k.chars().count() > MAX_FIELD_KEY || v.chars().count() > max_value)
+    {
+        return Err(invalid(
+            "fields",
+            format!("填写内容太多或太长（每项最多{max_value}个字） / too many or too long form answers (at most {max_value} characters each)"),
+        ));
     }
     let mut seen = BTreeSet::new();
     for code in &a.items {

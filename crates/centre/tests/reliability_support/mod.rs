@@ -58,6 +58,11 @@ impl CentreProcess {
         format!("http://{}", self.addr)
     }
 
+    /// The process has not died (a panic that took the server down would show here).
+    pub fn alive(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
@@ -140,6 +145,20 @@ pub fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Seed the two-township [`store::World`] into the centre's database in `dir`, and make
+/// `per_village` enrolment codes for each of villages A and B (A's first).
+pub async fn seed_world(dir: &Path, per_village: usize) -> Vec<String> {
+    let db = daiban_centre::store::DatabaseUrl::Sqlite(CentreProcess::db_path(dir));
+    let w = store::world(daiban_centre::store::open(&db, Default::default()).await.unwrap()).await;
+    let mut codes = Vec::new();
+    for village in [w.village_a, w.village_b] {
+        for _ in 0..per_village {
+            codes.push(w.store.create_enrolment_code(w.admin, village, chrono::Duration::hours(2)).await.unwrap().code);
+        }
+    }
+    codes
 }
 
 // ------------------------------------------------------------------ photos
@@ -428,20 +447,17 @@ impl SimDevice {
 /// photos, events, change feeds, deliveries, ratings and the audit log (read-only connection,
 /// safe while the server runs). Equal digests = nothing stored changed.
 pub fn db_digest(db: &Path) -> String {
+    db_digest_of(db, &["processed_events"])
+}
+
+/// The tables of [`db_digest`]: what the centre keeps about residents and their applications.
+pub const RECORD_TABLES: [&str; 10] =
+    ["residents", "applications", "application_items", "application_revisions", "photos", "photo_refs", "changes", "deliveries", "ratings", "audit_log"];
+
+/// [`RECORD_TABLES`] and `extra` tables, digested.
+pub fn db_digest_of(db: &Path, extra: &[&str]) -> String {
     let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let tables = [
-        "residents",
-        "applications",
-        "application_items",
-        "application_revisions",
-        "photos",
-        "photo_refs",
-        "processed_events",
-        "changes",
-        "deliveries",
-        "ratings",
-        "audit_log",
-    ];
+    let tables = RECORD_TABLES.iter().chain(extra);
     let mut h = Sha256::new();
     for t in tables {
         let mut st = conn.prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2")).unwrap();
