@@ -71,6 +71,20 @@ pub struct RunReport {
     pub retries: u32,
 }
 
+impl std::ops::AddAssign<&RunReport> for RunReport {
+    fn add_assign(&mut self, r: &RunReport) {
+        self.events_pushed += r.events_pushed;
+        self.events_quarantined += r.events_quarantined;
+        self.photos_uploaded += r.photos_uploaded;
+        self.photos_skipped += r.photos_skipped;
+        self.photos_failed += r.photos_failed;
+        self.photos_held = r.photos_held;
+        self.bytes_sent += r.bytes_sent;
+        self.changes_applied += r.changes_applied;
+        self.retries += r.retries;
+    }
+}
+
 /// Syncs one store with the centre it is enrolled with.
 pub struct SyncClient {
     store: Store,
@@ -78,6 +92,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     network: Arc<dyn NetworkMonitor>,
     status: watch::Sender<SyncStatus>,
+    /// Everything done by every run so far, failed runs included.
+    totals: std::sync::Mutex<RunReport>,
 }
 
 impl SyncClient {
@@ -91,6 +107,7 @@ impl SyncClient {
             http,
             network: Arc::new(UnknownNetwork),
             status: watch::channel(SyncStatus::default()).0,
+            totals: Default::default(),
         })
     }
 
@@ -117,6 +134,12 @@ impl SyncClient {
     /// Completes when nobody watches the status any more (the app is gone).
     pub(crate) async fn closed(&self) {
         self.status.closed().await
+    }
+
+    /// What all runs of this client did together, including the parts of runs that ended in
+    /// an error (a run's own report is only returned when it succeeds).
+    pub fn totals(&self) -> RunReport {
+        self.totals.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn store(&self) -> &Store {
@@ -150,6 +173,7 @@ impl SyncClient {
         let result = run.go().await;
         run.report.retries = run.api.retries();
         run.report.photos_held = if run.held { self.store.outbox_summary().map(|s| s.pending_photos).unwrap_or(0) } else { 0 };
+        *self.totals.lock().unwrap_or_else(|p| p.into_inner()) += &run.report;
         match result {
             Ok(()) => {
                 self.finish(Ok(&run.report), run.changed, run.photo_error.take());

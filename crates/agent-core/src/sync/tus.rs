@@ -171,7 +171,9 @@ async fn create(api: &Api, store: &Store, photo: &PhotoRef, len: u64) -> Result<
         })
         .await?;
     let url = api.url(&location)?;
-    if offset < len {
+    // Worth resuming only if more than one chunk is to go (a cut single chunk starts again
+    // from 0 anyway); it saves two store writes per small photo.
+    if len.saturating_sub(offset) > api.cfg.chunk_size as u64 {
         store.set_upload_url(&photo.hash, url.as_str())?;
     }
     Ok((url, offset))

@@ -5,7 +5,8 @@
 //! - **drop**: close both sides (FIN) after a random number of bytes;
 //! - **reset**: abort with RST (SO_LINGER 0) after a random number of bytes;
 //! - **stall**: stop forwarding for a while after a random number of bytes, then close;
-//! - **cut**: forward only part of the centre's answer, then close (a truncated body);
+//! - **cut**: let the request through, forward only part of the centre's answer, then close
+//!   (a truncated body: the centre acted, the agent does not know);
 //! - **503**: answer the first request itself with `503 Service Unavailable`, never forwarding it.
 //!
 //! Random faults come from a seeded RNG (the seed is printed, so a failure can be replayed).
@@ -190,10 +191,10 @@ fn random_strike(s: &Shared) -> Option<Strike> {
     if !rng.random_bool(r.rate) {
         return None;
     }
-    let kinds = [FaultKind::Drop, FaultKind::Reset, FaultKind::Stall, FaultKind::Cut, FaultKind::Unavailable];
-    let kind = kinds[rng.random_range(0..kinds.len())];
-    let dir = if kind == FaultKind::Cut { Dir::Down } else { Dir::Both };
-    Some(Strike { kind, dir, at: rng.random_range(0..r.max_offset) })
+    // Stalls cost the most time (a timeout each), so they are half as likely as the others.
+    let kinds = [FaultKind::Drop, FaultKind::Reset, FaultKind::Cut, FaultKind::Unavailable];
+    let kind = if rng.random_bool(1.0 / 9.0) { FaultKind::Stall } else { kinds[rng.random_range(0..kinds.len())] };
+    Some(Strike { kind, dir: Dir::Both, at: rng.random_range(0..r.max_offset) })
 }
 
 /// How many of `n` bytes moving `moving` may pass before a strike, and which strike.
@@ -201,6 +202,10 @@ fn allowed(strikes: &[Strike], moving: Dir, up: u64, down: u64, n: u64) -> (u64,
     let mut limit = n;
     let mut kind = None;
     for s in strikes {
+        if s.kind == FaultKind::Cut && moving == Dir::Up {
+            // A cut lets the request through whole and truncates the centre's answer.
+            continue;
+        }
         let reached = match (s.dir, moving) {
             (Dir::Both, _) => up + down,
             (Dir::Up, Dir::Up) => up,
@@ -227,6 +232,9 @@ async fn serve(mut client: TcpStream, s: Arc<Shared>) {
         return;
     }
     let Ok(mut server) = TcpStream::connect(s.upstream).await else { return };
+    // Forward each piece as it comes (Nagle would hold a body behind its headers for an ACK).
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
     let (mut up, mut down) = (0u64, 0u64);
     // The end of the agent's previous read, so that a marker split across reads is found.
     let mut tail: Vec<u8> = Vec::new();

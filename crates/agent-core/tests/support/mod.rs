@@ -184,11 +184,10 @@ pub fn photos_of(store: &Store, app: ApplicationId) -> Vec<PhotoHash> {
 }
 
 /// Distinct real photographs, small and cheap to make: a few wallpapers processed once to
-/// `edge` pixels, then for each new photo a variant with its serial number drawn into the
-/// top row as black and white 8×8 blocks (so every JPEG, and its hash, is different).
+/// `edge` pixels, then for each serial number a variant with the number drawn into the top
+/// row as black and white 8×8 blocks (so every JPEG, and its hash, is different).
 pub struct PhotoFactory {
     bases: Vec<image::RgbImage>,
-    next: u32,
 }
 
 impl PhotoFactory {
@@ -200,12 +199,11 @@ impl PhotoFactory {
                 image::load_from_memory(small.jpeg()).unwrap().to_rgb8()
             })
             .collect();
-        Self { bases, next: 0 }
+        Self { bases }
     }
 
-    pub fn next(&mut self) -> Vec<u8> {
-        let n = self.next;
-        self.next += 1;
+    /// Photo number `n` (as the camera would hand it over: a JPEG).
+    pub fn photo(&self, n: u32) -> Vec<u8> {
         let mut img = self.bases[n as usize % self.bases.len()].clone();
         for bit in 0..24 {
             let v = if (n >> bit) & 1 == 1 { 255 } else { 0 };
@@ -216,7 +214,8 @@ impl PhotoFactory {
             }
         }
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92).encode_image(&img).unwrap();
+        let (w, h) = (img.width() as u16, img.height() as u16);
+        jpeg_encoder::Encoder::new(&mut out, 92).encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb).unwrap();
         out
     }
 }
