@@ -114,13 +114,11 @@ pub fn SyncStrip(status: SyncStatus, summary: OutboxSummary) -> Element {
             SyncPhase::Pulling => lang.t("正在接收审核结果", "Fetching decisions"),
             SyncPhase::Idle => "",
         };
-        let pct = if status.bytes_total > 0 {
-            (status.bytes_done * 100 / status.bytes_total).min(100)
-        } else if status.items_total > 0 {
-            u64::from(status.items_done * 100 / status.items_total).min(100)
-        } else {
-            0
-        };
+        let pct = (status.bytes_done * 100)
+            .checked_div(status.bytes_total)
+            .or_else(|| u64::from(status.items_done * 100).checked_div(u64::from(status.items_total)))
+            .unwrap_or(0)
+            .min(100);
         return rsx! {
             div { class: "syncstrip", id: "syncstrip",
                 "{phase} {status.items_done}/{status.items_total} · {lang.bytes(status.bytes_done)}/{lang.bytes(status.bytes_total)}"

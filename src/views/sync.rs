@@ -142,7 +142,7 @@ fn EnrolForm() -> Element {
     let sync = ctx.sync.clone();
     let enrol = move |_| {
         let (linked_centre, the_code) = parse_enrolment(&code());
-        let url = linked_centre.unwrap_or_else(|| centre());
+        let url = linked_centre.unwrap_or_else(|| centre.cloned());
         if url.trim().is_empty() || the_code.is_empty() {
             return error.set(Some(lang.t("请填写中心地址和注册码", "Enter the centre address and the code").into()));
         }

@@ -105,16 +105,16 @@ impl Browser {
         let t = Instant::now();
         loop {
             match self.client.find(Locator::Css(css)).await {
-                Ok(e) => match {
+                Ok(e) => {
                     // Centre it, as a thumb would scroll it, so the fixed bottom bar never covers it.
                     let arg = serde_json::to_value(&e).unwrap();
                     let _ = self.client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg]).await;
-                    e.click().await
-                } {
+                    match e.click().await {
                     Ok(_) => return,
-                    Err(err) if t.elapsed() > Duration::from_secs(10) => panic!("click {css}: {err}"),
-                    Err(_) => {}
-                },
+                        Err(err) if t.elapsed() > Duration::from_secs(10) => panic!("click {css}: {err}"),
+                        Err(_) => {}
+                    }
+                }
                 Err(err) if t.elapsed() > Duration::from_secs(10) => panic!("find {css}: {err}"),
                 Err(_) => {}
             }

@@ -242,7 +242,7 @@ pub(crate) fn application_tx(tx: &Transaction, cat: &Catalogue, app: Application
         row.ok_or(StoreError::NotFound("申请"))?;
     let items_codes: Vec<String> = parse_json(&items)?;
     let return_materials: Vec<String> = ret_mats.as_deref().map(parse_json).transpose()?.unwrap_or_default();
-    let photos = photos_of_tx(&tx, app)?;
+    let photos = photos_of_tx(tx, app)?;
     let materials = cat
         .materials_for(&items_codes)
         .into_iter()
@@ -265,7 +265,7 @@ pub(crate) fn application_tx(tx: &Transaction, cat: &Catalogue, app: Application
             }
         })
         .collect();
-    let item_status = item_statuses_tx(&tx, app)?;
+    let item_status = item_statuses_tx(tx, app)?;
     let items = item_status
         .into_iter()
         .map(|(code, st)| {
@@ -280,11 +280,11 @@ pub(crate) fn application_tx(tx: &Transaction, cat: &Catalogue, app: Application
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     drop(st);
-    let resident = resident_tx(&tx, parse_str(&resident_id)?)?;
+    let resident = resident_tx(tx, parse_str(&resident_id)?)?;
     Ok(ApplicationDetail {
         id: app,
         resident,
-        title: title_of(&cat, bundle.as_deref(), &items_codes),
+        title: title_of(cat, bundle.as_deref(), &items_codes),
         field_specs: cat.fields_for(&items_codes).unwrap_or_default(),
         time_limit_days: cat.time_limit_for(&items_codes),
         bundle,
