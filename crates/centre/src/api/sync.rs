@@ -93,7 +93,10 @@ pub(super) async fn changes(
     Ok(Json(page))
 }
 
-/// Which of these photos the centre does not have yet (upload only those).
+/// Which of these photos the centre does not have yet (upload only those). A photo that no
+/// application or delivery of the device's village refers to is reported missing even if the
+/// centre has it: a device learns nothing about other villages' photos (and may not upload
+/// those either).
 #[utoipa::path(
     post, path = "/api/v1/photos/missing", tag = "sync",
     params(("daiban-protocol" = u32, Header, description = "sync protocol version (1)")),
@@ -107,11 +110,20 @@ pub(super) async fn changes(
 )]
 pub(super) async fn photos_missing(
     State(s): State<AppState>,
-    _device: Device,
+    Device(device): Device,
     ApiJson(req): ApiJson<PhotosMissingRequest>,
 ) -> Result<Json<PhotosMissingResponse>, AppError> {
     if req.hashes.len() > MAX_MISSING_QUERY {
         return Err(too_large().with_field("hashes"));
     }
-    Ok(Json(PhotosMissingResponse { missing: s.store.photos_missing(req.hashes).await? }))
+    let missing: std::collections::HashSet<_> = s.store.photos_missing(req.hashes.clone()).await?.into_iter().collect();
+    let mut answer = Vec::with_capacity(missing.len());
+    let mut seen = std::collections::HashSet::new();
+    for h in req.hashes {
+        // (only hashes the centre has need the extra look, and a phone asks about its own)
+        if seen.insert(h) && (missing.contains(&h) || !s.store.photo_upload_allowed(device, h).await?) {
+            answer.push(h);
+        }
+    }
+    Ok(Json(PhotosMissingResponse { missing: answer }))
 }
