@@ -76,6 +76,28 @@ pub(crate) fn queue_resident_tx(tx: &Transaction, id: ResidentId) -> Result<()> 
     Ok(())
 }
 
+/// Run `sql` (an INSERT or UPDATE of one resident) with the resident's columns bound as
+/// ?1 id, ?2 name, ?3 id_number, ?4 phone, ?5 group, ?6 address, ?7 elderly, ?8 mobility,
+/// ?9 birth date, ?10 sex, ?11 now. Returns the rows changed.
+fn write_resident(tx: &Transaction, id: ResidentId, input: &ResidentInput, now: &str, sql: &str) -> rusqlite::Result<usize> {
+    tx.execute(
+        sql,
+        params![
+            id.to_string(),
+            input.name.as_str(),
+            input.id_number.expose(),
+            input.phone.as_ref().map(|p| p.as_str()),
+            input.village_group.as_ref().map(|p| p.as_str()),
+            input.address.as_ref().map(|p| p.as_str()),
+            input.elderly,
+            input.mobility_limited,
+            input.id_number.birth_date().to_string(),
+            input.id_number.sex().en(),
+            now,
+        ],
+    )
+}
+
 fn duplicate_id(tx: &Transaction, input: &ResidentInput, except: Option<ResidentId>) -> Result<()> {
     let other: Option<(String, String)> = tx
         .query_row(
@@ -100,27 +122,17 @@ impl Store {
     /// Add a resident to the register.
     pub fn add_resident(&self, input: &ResidentInput) -> Result<ResidentId> {
         let id = ResidentId::new();
-        let now = super::ts(self.now());
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         duplicate_id(&tx, input, None)?;
-        tx.execute(
+        write_resident(
+            &tx,
+            id,
+            input,
+            &ts(self.now()),
             "INSERT INTO residents(id, name, id_number, phone, village_group, address, elderly, mobility_limited,
                                    birth_date, sex, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            params![
-                id.to_string(),
-                input.name.as_str(),
-                input.id_number.expose(),
-                input.phone.as_ref().map(|p| p.as_str()),
-                input.village_group.as_ref().map(|p| p.as_str()),
-                input.address.as_ref().map(|p| p.as_str()),
-                input.elderly,
-                input.mobility_limited,
-                input.id_number.birth_date().to_string(),
-                input.id_number.sex().en(),
-                now,
-            ],
         )?;
         tx.commit()?;
         Ok(id)
@@ -129,27 +141,17 @@ impl Store {
     /// Change a resident's data. If the centre already has this resident, the new version is
     /// queued in the same transaction.
     pub fn update_resident(&self, id: ResidentId, input: &ResidentInput) -> Result<()> {
-        let now = ts(self.now());
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         duplicate_id(&tx, input, Some(id))?;
-        let n = tx.execute(
+        let n = write_resident(
+            &tx,
+            id,
+            input,
+            &ts(self.now()),
             "UPDATE residents SET name = ?2, id_number = ?3, phone = ?4, village_group = ?5, address = ?6,
                     elderly = ?7, mobility_limited = ?8, birth_date = ?9, sex = ?10, updated_at = ?11
              WHERE id = ?1",
-            params![
-                id.to_string(),
-                input.name.as_str(),
-                input.id_number.expose(),
-                input.phone.as_ref().map(|p| p.as_str()),
-                input.village_group.as_ref().map(|p| p.as_str()),
-                input.address.as_ref().map(|p| p.as_str()),
-                input.elderly,
-                input.mobility_limited,
-                input.id_number.birth_date().to_string(),
-                input.id_number.sex().en(),
-                now,
-            ],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound("居民"));
