@@ -12,7 +12,7 @@ mod support;
 
 use daiban_agent_core::store::deliveries::ProofInput;
 use daiban_agent_core::store::Target;
-use daiban_agent_core::sync::{self, EngineOptions, SyncClient, SyncError, SyncSettings, SyncStatus};
+use daiban_agent_core::sync::{self, EngineOptions, RetryPolicy, SyncClient, SyncError, SyncSettings, SyncStatus};
 use daiban_agent_core::Store;
 use daiban_proto::status::{Decision, Stage};
 use daiban_proto::sync::{EventResult, PushRequest, PushResponse, PROTOCOL_HEADER};
@@ -432,5 +432,36 @@ async fn the_engine_enrols_itself_syncs_in_the_background_and_stops_when_revoked
     assert_eq!(store.application(waiting).unwrap().status, AppStatus::Draft);
     drop(handle);
     drop(rx);
+    centre.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_probes_while_offline_and_syncs_when_the_network_returns() {
+    let centre = TestCentre::start().await;
+    let proxy = FaultProxy::start(centre.addr, None).await;
+    let (_d, store) = enrolled_store(&proxy.url(), &centre.demo_code()).await;
+    let app = capture(&store, 60, "residence_certificate", &mut real_photos());
+    proxy.set_down(true);
+    // Timers far away: only the probe can bring the engine back.
+    let options = EngineOptions {
+        config: test_config(),
+        busy_interval: Duration::from_secs(3600),
+        idle_interval: Duration::from_secs(3600),
+        offline_probe: RetryPolicy { attempts: 0, min_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200) },
+        ..EngineOptions::default()
+    };
+    let handle = sync::start_with(store.clone(), None, None, options);
+    let mut rx = handle.status();
+    let s = status_until(&mut rx, "offline", |s| s.last_error.is_some() && !s.running()).await;
+    assert!(!s.online && !s.stopped, "{s:?}");
+    let why = s.last_error.as_deref().unwrap();
+    assert!(why.starts_with("网络中断") || why.starts_with("连不上便民服务中心"), "{s:?}");
+    assert_eq!(store.application(app).unwrap().status, AppStatus::Queued, "waits on the phone");
+
+    proxy.set_down(false);
+    let s = status_until(&mut rx, "back online and synced", |s| s.last_success.is_some() && !s.running()).await;
+    assert!(s.online && s.last_error.is_none(), "{s:?}");
+    assert_eq!(store.application(app).unwrap().status, AppStatus::Received);
+    assert!(store.outbox_summary().unwrap().is_empty());
     centre.stop().await;
 }

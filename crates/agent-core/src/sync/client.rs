@@ -150,11 +150,11 @@ impl SyncClient {
         &self.config
     }
 
-    /// Is the centre reachable? One small unauthenticated request (tus `OPTIONS`), for
+    /// Is the centre reachable? One small request (tus `OPTIONS`, a few hundred bytes), for
     /// noticing that the network is back without running a whole sync.
     pub async fn probe(&self) -> Result<(), SyncError> {
         let enrolment = self.store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
-        let api = Api::new(self.http.clone(), parse_centre_url(&enrolment.centre_url)?, None, self.config.clone());
+        let api = Api::new(self.http.clone(), parse_centre_url(&enrolment.centre_url)?, Some(enrolment.token), self.config.clone());
         let req = api.request(Method::OPTIONS, api.url("/api/v1/uploads")?).timeout(self.config.connect_timeout * 2);
         req.send().await.map_err(SyncError::from_transport)?;
         Ok(())
@@ -205,7 +205,11 @@ impl SyncClient {
                 }
                 Err(e) => {
                     s.enrolled = !matches!(e, SyncError::NotEnrolled);
-                    s.online = !e.is_offline() && !matches!(e, SyncError::NotEnrolled | SyncError::Store(_));
+                    if e.is_offline() {
+                        s.online = false;
+                    } else if !matches!(e, SyncError::NotEnrolled | SyncError::BadUrl(_) | SyncError::Store(_)) {
+                        s.online = true; // the centre answered, if only with an error
+                    }
                     s.stopped = e.stops_sync();
                     s.last_error = Some(e.to_string());
                 }
@@ -341,7 +345,7 @@ impl<'a> Run<'a> {
             }
             Err(SyncError::Refused { code, message, field, .. }) if batch.len() == 1 => {
                 let message = match field {
-                    Some(f) => format!("{message}({f})"),
+                    Some(f) => format!("{message}（{f}）"),
                     None => message,
                 };
                 let code = code.unwrap_or(ErrorCode::BadRequest);
@@ -439,7 +443,7 @@ impl<'a> Run<'a> {
             Ok(b) => Bytes::from(b),
             Err(e) => {
                 // A damaged or missing file cannot be sent; it must not hold up the others.
-                return self.pass_over(photo, format!("照片 {} 无法读取,请重拍 / photo unreadable, take it again: {e}", short(&photo.hash)));
+                return self.pass_over(photo, format!("照片 {} 无法读取，请重拍 / photo unreadable, take it again: {e}", short(&photo.hash)));
             }
         };
         let client = self.client;

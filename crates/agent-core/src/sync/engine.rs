@@ -15,7 +15,7 @@
 //!
 //! "Back online" is noticed two ways: the platform's connectivity callback calls
 //! [`SyncHandle::trigger`](super::SyncHandle::trigger) (see [`super::network`]), and, as a
-//! fallback that needs no platform glue, a cheap probe (one unauthenticated `OPTIONS`, a few
+//! fallback that needs no platform glue, a cheap probe (one tus `OPTIONS` request, a few
 //! hundred bytes) at growing intervals while offline. Either one makes every waiting outbox
 //! event due at once and starts a run. The engine ends when the last `SyncHandle` is dropped.
 

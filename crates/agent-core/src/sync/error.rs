@@ -12,26 +12,26 @@ use std::time::Duration;
 pub enum SyncError {
     #[error("这部手机还没有绑定便民服务中心 / this phone is not enrolled with a centre yet")]
     NotEnrolled,
-    #[error("便民服务中心地址有误:{0} / the centre address is not valid")]
+    #[error("便民服务中心地址有误：{0} / the centre address is not valid")]
     BadUrl(String),
     /// No connection could be made (no network, DNS failure, refused, connect timeout): the
     /// request never reached the centre.
-    #[error("连不上便民服务中心,有网络后会自动重试 / cannot reach the centre; will retry when the network is back ({0})")]
+    #[error("连不上便民服务中心，有网络后会自动重试 / cannot reach the centre; will retry when the network is back ({0})")]
     Unreachable(String),
     /// The connection broke, stalled or timed out mid-request, or the answer came back cut
     /// short: the centre may or may not have acted (every request is safe to repeat).
-    #[error("网络中断,稍后自动重试 / the connection broke; will retry ({0})")]
+    #[error("网络中断，稍后自动重试 / the connection broke; will retry ({0})")]
     Interrupted(String),
     /// The centre answered 5xx, 429 or 423: try again later.
-    #[error("便民服务中心暂时忙({status}),稍后自动重试 / the centre is busy ({status}); will retry: {message}")]
+    #[error("便民服务中心暂时忙（{status}），稍后自动重试 / the centre is busy ({status}); will retry: {message}")]
     Busy { status: u16, message: String, retry_after: Option<Duration> },
-    #[error("本设备已被镇便民服务中心停用,同步已暂停,手机上的数据都还在。请向镇里索取新的注册码重新绑定 / this device was revoked by the township centre: syncing stopped, nothing on the phone is lost; ask for a new enrolment code")]
+    #[error("本设备已被镇便民服务中心停用，同步已暂停，手机上的数据都还在。请向镇里索取新的注册码重新绑定 / this device was revoked by the township centre: syncing stopped, nothing on the phone is lost; ask for a new enrolment code")]
     Revoked,
-    #[error("便民服务中心不认识本设备,同步已暂停,手机上的数据都还在。请重新绑定 / the centre does not recognise this device: syncing stopped, nothing on the phone is lost; enrol again")]
+    #[error("便民服务中心不认识本设备，同步已暂停，手机上的数据都还在。请重新绑定 / the centre does not recognise this device: syncing stopped, nothing on the phone is lost; enrol again")]
     Unauthorized,
-    #[error("应用版本与便民服务中心不兼容,请升级应用 / this app's version is not compatible with the centre; please update the app ({0})")]
+    #[error("应用版本与便民服务中心不兼容，请升级应用 / this app's version is not compatible with the centre; please update the app ({0})")]
     Incompatible(String),
-    #[error("注册码不对、已用过或已过期,请向镇便民服务中心索取新的注册码 / the enrolment code is wrong, already used or expired; ask the township centre for a new one")]
+    #[error("注册码不对、已用过或已过期，请向镇便民服务中心索取新的注册码 / the enrolment code is wrong, already used or expired; ask the township centre for a new one")]
     EnrolmentCode,
     /// A permanent refusal of one request (4xx): the centre's own message, Chinese first.
     #[error("{message}")]

@@ -33,7 +33,7 @@ pub(crate) fn parse_centre_url(raw: &str) -> Result<Url, SyncError> {
     let raw = raw.trim().trim_end_matches('/');
     let url = Url::parse(raw).map_err(|e| SyncError::BadUrl(format!("{raw}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(SyncError::BadUrl(format!("{raw}: 需以 http:// 或 https:// 开头 / must start with http:// or https://")));
+        return Err(SyncError::BadUrl(format!("{raw}：需以 http:// 或 https:// 开头 / must start with http:// or https://")));
     }
     Ok(url)
 }

@@ -108,6 +108,8 @@ struct Shared {
     random: Option<RandomFaults>,
     rng: Mutex<rand::rngs::StdRng>,
     enabled: AtomicBool,
+    /// The link is down: every connection is refused with a reset at once.
+    down: AtomicBool,
     script: Mutex<Option<ScriptedFault>>,
     stats: Arc<FaultStats>,
 }
@@ -136,6 +138,7 @@ impl FaultProxy {
             random,
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(random.map_or(0, |r| r.seed))),
             enabled: AtomicBool::new(true),
+            down: AtomicBool::new(false),
             script: Mutex::new(None),
             stats: stats.clone(),
         });
@@ -156,6 +159,11 @@ impl FaultProxy {
     /// Turn random faults on or off (scripted ones are unaffected).
     pub fn set_enabled(&self, on: bool) {
         self.shared.enabled.store(on, Ordering::Relaxed);
+    }
+
+    /// Take the link down (every connection reset at once) or bring it back.
+    pub fn set_down(&self, down: bool) {
+        self.shared.down.store(down, Ordering::Relaxed);
     }
 
     pub fn script(&self, fault: ScriptedFault) {
@@ -224,6 +232,10 @@ fn allowed(strikes: &[Strike], moving: Dir, up: u64, down: u64, n: u64) -> (u64,
 }
 
 async fn serve(mut client: TcpStream, s: Arc<Shared>) {
+    if s.down.load(Ordering::Relaxed) {
+        let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
+        return;
+    }
     s.stats.connections.fetch_add(1, Ordering::Relaxed);
     let mut strikes: Vec<Strike> = random_strike(&s).into_iter().collect();
     if strikes.iter().any(|p| p.kind == FaultKind::Unavailable) {
