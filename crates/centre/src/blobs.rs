@@ -17,6 +17,8 @@ pub trait PhotoBlobs: Send + Sync + 'static {
     async fn put_file(&self, hash: &PhotoHash, file: &Path) -> io::Result<()>;
     async fn get(&self, hash: &PhotoHash) -> io::Result<Option<Vec<u8>>>;
     async fn exists(&self, hash: &PhotoHash) -> io::Result<bool>;
+    /// Delete the photo for good (retention); nothing to do if it is not there.
+    async fn remove(&self, hash: &PhotoHash) -> io::Result<()>;
 }
 
 /// Photos as files under a root directory.
@@ -71,6 +73,19 @@ impl PhotoBlobs for FsPhotoBlobs {
 
     async fn exists(&self, hash: &PhotoHash) -> io::Result<bool> {
         tokio::fs::try_exists(self.path_of(hash)).await
+    }
+
+    async fn remove(&self, hash: &PhotoHash) -> io::Result<()> {
+        let path = self.path_of(hash);
+        tokio::task::spawn_blocking(move || {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                other => other?,
+            }
+            // the removal is durable once the directory is
+            std::fs::File::open(path.parent().expect("photo paths have a parent"))?.sync_all()
+        })
+        .await?
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`api`]: the sync API for agents' phones (axum), including tus photo uploads and the
 //!   OpenAPI document.
 //! - [`photo_check`]: what an uploaded photo must be (a whole JPEG of a sane size).
+//! - [`retention`]: photos of closed cases purged after a set number of days.
+//! - [`tls`]: HTTPS (rustls) for `serve --tls-cert --tls-key`.
 //! - [`demo`]: a seeded demo centre (桃源镇) for trying the app end to end.
 //! - [`web`]: the township staff's web UI (inbox, review, statistics, devices), under `/staff/`.
 
@@ -14,5 +16,7 @@ pub mod blobs;
 pub mod catalogue;
 pub mod demo;
 pub mod photo_check;
+pub mod retention;
 pub mod store;
+pub mod tls;
 pub mod web;

@@ -3,6 +3,8 @@
 //! ```text
 //! daiban-centre serve --listen 127.0.0.1:8080 --database sqlite:centre.sqlite3 --photos photos/
 //! daiban-centre serve --listen 0.0.0.0:8080 --database postgres://daiban@db/daiban --photos /srv/photos
+//! daiban-centre serve --listen 0.0.0.0:8443 --database sqlite:centre.sqlite3 --photos photos/ \
+//!     --tls-cert fullchain.pem --tls-key key.pem --retention-days 180
 //! daiban-centre demo --listen 127.0.0.1:8080 --data demo-data/
 //! ```
 
@@ -11,6 +13,8 @@ use clap::{Parser, Subcommand};
 use daiban_centre::api::{self, ApiConfig, AppState};
 use daiban_centre::blobs::FsPhotoBlobs;
 use daiban_centre::demo;
+use daiban_centre::web::WebConfig;
+use daiban_centre::{retention, tls};
 use daiban_centre::store::{self, DatabaseUrl, Rules};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,6 +39,16 @@ enum Command {
         /// Directory of the photo store (uploads are assembled in its `.uploads/`).
         #[arg(long)]
         photos: PathBuf,
+        /// Serve HTTPS with this PEM certificate chain (leaf first); needs `--tls-key`.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of `--tls-cert`.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Delete photos of closed cases (rejected, delivered, rated) this many days after
+        /// their last change (checked at start and daily). Kept when unset.
+        #[arg(long)]
+        retention_days: Option<u32>,
     },
     /// Serve a demo centre (桃源镇) from a SQLite file under DIR, seeded on first start.
     Demo {
@@ -51,9 +65,9 @@ async fn state(database: &DatabaseUrl, photos: &Path) -> anyhow::Result<AppState
     Ok(AppState::new(store, blobs, ApiConfig::new(photos.join(".uploads")))?)
 }
 
-async fn run(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
+async fn run(listen: SocketAddr, state: AppState, tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-    tracing::info!(address = %listener.local_addr()?, "centre listening");
+    tracing::info!(address = %listener.local_addr()?, https = tls.is_some(), "centre listening");
     let shutdown = async {
         let terminate = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -69,7 +83,10 @@ async fn run(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
         }
         tracing::info!("shutting down: finishing requests in progress");
     };
-    api::serve(listener, state, shutdown).await?;
+    match tls {
+        Some(config) => tls::serve(listener, config, state, shutdown).await?,
+        None => api::serve(listener, state, shutdown).await?,
+    }
     Ok(())
 }
 
@@ -79,7 +96,20 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve { listen, database, photos } => run(listen, state(&database, &photos).await?).await,
+        Command::Serve { listen, database, photos, tls_cert, tls_key, retention_days } => {
+            let mut state = state(&database, &photos).await?;
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => {
+                    state = state.with_web(WebConfig { secure_cookies: true, ..WebConfig::default() });
+                    Some(tls::server_config(&cert, &key)?)
+                }
+                _ => None,
+            };
+            if let Some(days) = retention_days {
+                retention::spawn(state.clone(), chrono::Duration::days(i64::from(days)), std::time::Duration::from_secs(24 * 3600));
+            }
+            run(listen, state, tls).await
+        }
         Command::Demo { listen, data } => {
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
             let state = state(&DatabaseUrl::Sqlite(data.join("centre.sqlite3")), &data.join("photos")).await?;
@@ -94,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
                 seeded.code.expires_at.format("%Y-%m-%d %H:%M UTC"),
                 data.join(demo::ENROLMENT_CODE_FILE).display()
             );
-            run(listen, state).await
+            run(listen, state, None).await
         }
     }
 }

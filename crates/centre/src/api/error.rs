@@ -99,15 +99,45 @@ impl From<JsonRejection> for AppError {
             }
             // serde's message says which field and why (and the validated types' errors are
             // written for people), so it is worth passing on.
-            other => AppError::bad_request(format!("请求内容格式有误 / malformed request: {}", other.body_text())),
+            other => AppError::bad_request(format!("请求内容格式有误 / malformed request: {}", mask_id_numbers(&other.body_text()))),
         }
     }
 }
 
 impl From<QueryRejection> for AppError {
     fn from(r: QueryRejection) -> Self {
-        AppError::bad_request(format!("查询参数有误 / bad query parameter: {}", r.body_text()))
+        AppError::bad_request(format!("查询参数有误 / bad query parameter: {}", mask_id_numbers(&r.body_text())))
     }
+}
+
+/// `text` with every run of 15 or more digits (what an ID number looks like, possibly
+/// followed by its check character `X`) masked like [`daiban_proto::IdNumber`]'s `Display`:
+/// first four and last four kept. For text that echoes what a client sent (serde's messages
+/// quote a number they could not take, e.g. an ID number sent as a JSON number) and for
+/// request paths, before they are logged or answered.
+pub fn mask_id_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run == 0 {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let end = i + run + usize::from(run >= 15 && chars.get(i + run).is_some_and(|c| *c == 'X' || *c == 'x'));
+        if run >= 15 {
+            let n = end - i;
+            out.extend(&chars[i..i + 4]);
+            out.extend(std::iter::repeat_n('*', n - 8));
+            out.extend(&chars[end - 4..end]);
+        } else {
+            out.extend(&chars[i..end]);
+        }
+        i = end;
+    }
+    out
 }
 
 pub fn too_large() -> AppError {
@@ -122,5 +152,21 @@ impl IntoResponse for AppError {
             tracing::debug!(status = %self.status, code = ?self.body.code, message = %self.body.message, "request refused");
         }
         (self.status, Json(self.body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_id_numbers;
+
+    #[test]
+    fn id_numbers_in_text_are_masked() {
+        assert_eq!(
+            mask_id_numbers("invalid type: integer `370611195003011234`, expected a string"),
+            "invalid type: integer `3706**********1234`, expected a string"
+        );
+        assert_eq!(mask_id_numbers("/api/v1/x/37061119500301123X/y"), "/api/v1/x/3706**********123X/y");
+        assert_eq!(mask_id_numbers("after=12345678901234 王"), "after=12345678901234 王", "shorter numbers stay");
+        assert_eq!(mask_id_numbers("123456789012345"), "1234*******2345");
     }
 }

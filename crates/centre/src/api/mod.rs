@@ -77,13 +77,15 @@ pub struct AppState {
     /// Settings of the staff web UI ([`crate::web`]).
     pub web: Arc<crate::web::WebConfig>,
     uploads_in_flight: Arc<tus::InFlight>,
+    /// Keeps a photo's purge and the completion of its upload apart ([`crate::retention`]).
+    pub(crate) photo_gate: Arc<crate::retention::PhotoGate>,
 }
 
 impl AppState {
     /// Creates `config.upload_dir` if needed. The staff UI gets its default settings.
     pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn PhotoBlobs>, config: ApiConfig) -> std::io::Result<Self> {
         std::fs::create_dir_all(&config.upload_dir)?;
-        Ok(Self { store, blobs, config: Arc::new(config), web: Arc::default(), uploads_in_flight: Arc::default() })
+        Ok(Self { store, blobs, config: Arc::new(config), web: Arc::default(), uploads_in_flight: Arc::default(), photo_gate: Arc::default() })
     }
 
     /// With these staff web UI settings.
@@ -206,8 +208,14 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::routes(&state))
         .fallback(not_routed)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of each request in the log: method and path, with anything that looks like an ID
+/// number masked and without the query string (it can carry search terms).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %error::mask_id_numbers(req.uri().path()))
 }
 
 /// A path no route serves: under `/api/` an [`ErrorBody`](daiban_proto::sync::ErrorBody) like

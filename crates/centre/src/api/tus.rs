@@ -382,6 +382,7 @@ pub(super) async fn patch(
         s.store.discard_upload(&u.id).await?;
         return Err(AppError::new(ErrorCode::Validation, format!("{why}，已丢弃 / upload discarded")).with_field("photo"));
     }
+    let _gate = s.photo_gate.lock(&u.hash).await;
     s.blobs.put_file(&u.hash, &path).await?;
     s.store.complete_upload(&u.id, u.hash, u.length).await?;
     tracing::info!(photo = %u.hash, bytes = u.length, device = %device.device_id, "photo stored");

@@ -14,6 +14,7 @@ pub mod model;
 mod inbox_sql;
 mod ops;
 pub mod postgres;
+mod retention_ops;
 pub mod secret;
 pub mod sqlite;
 mod staff_model;
@@ -26,7 +27,7 @@ pub use staff_model::*;
 pub use ops::{china_date, Rules};
 
 use async_trait::async_trait;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use daiban_proto::catalogue::{Catalogue, L10n};
 use daiban_proto::status::Decision;
 use daiban_proto::sync::{EnrolRequest, EnrolResponse, Event, EventOutcome, PullResponse};
@@ -118,6 +119,15 @@ pub trait Store: Send + Sync + 'static {
     /// The photo is in the blob store: record it and mark the upload finished.
     async fn complete_upload(&self, id: &str, hash: PhotoHash, bytes: u64) -> Result<()>;
     async fn discard_upload(&self, id: &str) -> Result<()>;
+
+    // --- retention (rules in `retention_ops`)
+    /// Photos the centre holds whose every application is closed (rejected, delivered or
+    /// rated) and unchanged since `closed_before`, oldest first.
+    async fn closed_photos(&self, closed_before: DateTime<Utc>, limit: u32) -> Result<Vec<PhotoHash>>;
+    /// Forget the record of such a photo (checked again inside the transaction) and audit it
+    /// on each of its applications; `false` if it no longer qualifies. The caller removes the
+    /// bytes afterwards (see [`crate::retention`]).
+    async fn forget_closed_photo(&self, hash: PhotoHash, closed_before: DateTime<Utc>) -> Result<bool>;
 
     // --- staff web UI (rules in `staff_ops`)
     /// Start a login session of an active account; only the cookie's hash is stored.
@@ -315,6 +325,12 @@ impl<B: Backend> Store for Db<B> {
     async fn discard_upload(&self, id: &str) -> Result<()> {
         let id = id.to_string();
         run!(self, Write, |tx, id| tx.delete_upload(&id).await)
+    }
+    async fn closed_photos(&self, closed_before: DateTime<Utc>, limit: u32) -> Result<Vec<PhotoHash>> {
+        run!(self, Read, |tx| retention_ops::closed_photos(tx, closed_before, limit).await)
+    }
+    async fn forget_closed_photo(&self, hash: PhotoHash, closed_before: DateTime<Utc>) -> Result<bool> {
+        run!(self, Write, |tx| retention_ops::purge_photo(tx, &hash, closed_before, now()).await)
     }
     async fn start_staff_session(&self, staff: StaffId, token_hash: String, policy: SessionPolicy) -> Result<()> {
         run!(self, Write, |tx, token_hash| staff_ops::start_staff_session(tx, staff, &token_hash, policy, now()).await)

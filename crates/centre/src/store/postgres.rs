@@ -35,6 +35,7 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+mod retention_tx;
 mod staff_tx;
 
 mod embedded {

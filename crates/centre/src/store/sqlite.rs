@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+mod retention_tx;
 mod staff_tx;
 
 /// Reader connections (WAL lets them read while the writer writes).

@@ -50,7 +50,7 @@ pub(crate) struct DeliveryRow {
 /// Everything the domain operations need from a backend, inside one transaction (the staff
 /// web UI's primitives are in [`StaffTx`](crate::store::staff_ops::StaffTx)).
 #[async_trait]
-pub(crate) trait Tx: crate::store::staff_ops::StaffTx + Send {
+pub(crate) trait Tx: crate::store::staff_ops::StaffTx + crate::store::retention_ops::RetentionTx + Send {
     // --- places and people
     async fn insert_township(&mut self, code: &str, name: &L10n) -> Result<TownshipId>;
     async fn township(&mut self, id: TownshipId) -> Result<Option<Township>>;

@@ -38,6 +38,7 @@ pub struct CentreProcess {
     child: Option<Child>,
     /// Extra arguments after the required ones (e.g. `--tls-cert`).
     extra: Vec<String>,
+    log_filter: String,
 }
 
 impl CentreProcess {
@@ -48,8 +49,19 @@ impl CentreProcess {
     /// Start the binary on a free loopback port with its data in `dir` (the database must be
     /// seeded already, e.g. with [`store::world`]).
     pub fn start(dir: &Path, extra: &[&str]) -> Self {
+        Self::start_logging(dir, extra, "warn")
+    }
+
+    /// [`CentreProcess::start`] with this `RUST_LOG` filter (the log is [`CentreProcess::log_path`]).
+    pub fn start_logging(dir: &Path, extra: &[&str], filter: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut c = Self { dir: dir.to_path_buf(), addr: ([127, 0, 0, 1], port).into(), child: None, extra: extra.iter().map(|s| s.to_string()).collect() };
+        let mut c = Self {
+            dir: dir.to_path_buf(),
+            addr: ([127, 0, 0, 1], port).into(),
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            log_filter: filter.to_string(),
+        };
         c.spawn();
         c
     }
@@ -77,7 +89,7 @@ impl CentreProcess {
             .arg("--photos")
             .arg(self.dir.join("photos"))
             .args(&self.extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", &self.log_filter)
             .stdin(Stdio::null())
             .stdout(self.log())
             .stderr(self.log());
