@@ -14,7 +14,9 @@ pub struct SyncConfig {
     /// last byte of the answer. A full push of 100 events is ~150 KB, about 30 s at 5 KB/s.
     pub request_timeout: Duration,
     /// Photo uploads have no total timeout (a photo on 2G can take minutes); instead a PATCH
-    /// is abandoned when no byte of it went out, or no answer came, for this long.
+    /// is abandoned when no byte of it went out, or no answer came, for this long. It must
+    /// exceed the time buffers take to drain at the slowest link worth supporting: 60 s covers
+    /// 128 KiB chunks down to about 2 KB/s.
     pub stall_timeout: Duration,
     /// Bytes per tus PATCH. A cut connection costs at most one chunk (the centre keeps only
     /// whole, checksum-verified chunks), so smaller chunks waste less on flaky links but cost
@@ -33,7 +35,7 @@ impl Default for SyncConfig {
         Self {
             connect_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(90),
-            stall_timeout: Duration::from_secs(45),
+            stall_timeout: Duration::from_secs(60),
             chunk_size: 128 * 1024,
             retry: RetryPolicy { attempts: 4, min_delay: Duration::from_secs(2), max_delay: Duration::from_secs(30) },
             queue_backoff: RetryPolicy { attempts: usize::MAX, min_delay: Duration::from_secs(30), max_delay: Duration::from_secs(3600) },
