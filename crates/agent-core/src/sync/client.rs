@@ -153,11 +153,16 @@ impl SyncClient {
     /// Is the centre reachable? One small request (tus `OPTIONS`, a few hundred bytes), for
     /// noticing that the network is back without running a whole sync.
     pub async fn probe(&self) -> Result<(), SyncError> {
-        let enrolment = self.store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
-        let api = Api::new(self.http.clone(), parse_centre_url(&enrolment.centre_url)?, Some(enrolment.token), self.config.clone());
+        let api = self.api()?;
         let req = api.request(Method::OPTIONS, api.url("/api/v1/uploads")?).timeout(self.config.connect_timeout * 2);
         req.send().await.map_err(SyncError::from_transport)?;
         Ok(())
+    }
+
+    /// The centre and token of the store's current enrolment.
+    fn api(&self) -> Result<Api, SyncError> {
+        let enrolment = self.store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
+        Ok(Api::new(self.http.clone(), parse_centre_url(&enrolment.centre_url)?, Some(enrolment.token), self.config.clone()))
     }
 
     /// One whole sync: push, pull, photos (see the module docs). Publishes progress and the
@@ -243,8 +248,7 @@ fn end_of_time() -> DateTime<Utc> {
 impl<'a> Run<'a> {
     fn start(client: &'a SyncClient) -> Result<Self, SyncError> {
         let store = &client.store;
-        let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
-        let api = Api::new(client.http.clone(), parse_centre_url(&enrolment.centre_url)?, Some(enrolment.token), client.config.clone());
+        let api = client.api()?;
         let summary = store.outbox_summary()?;
         client.publish(|s| {
             s.enrolled = true;
