@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{photo, resident};
+use common::{fill_required, photo, resident};
 use daiban_agent_core::forms::ResidentForm;
 use daiban_agent_core::store::deliveries::ProofInput;
 use daiban_agent_core::store::{OutboxState, Target, TimelineEvent};
@@ -23,29 +23,6 @@ fn open() -> (tempfile::TempDir, Store) {
 
 fn elderly_card_answers() -> BTreeMap<String, String> {
     BTreeMap::from([("phone".to_string(), "13800138000".to_string())])
-}
-
-/// Fill every required field of an application with a valid answer for its kind.
-fn fill_required(store: &Store, app: daiban_proto::ApplicationId) {
-    use daiban_proto::catalogue::FieldKind;
-    let d = store.application(app).unwrap();
-    let answers = d
-        .field_specs
-        .iter()
-        .filter(|s| s.required)
-        .map(|s| {
-            let v = match &s.kind {
-                FieldKind::Text => "测试".to_string(),
-                FieldKind::Number => "3".to_string(),
-                FieldKind::Date => "2026-10-01".to_string(),
-                FieldKind::Phone => "13800138000".to_string(),
-                FieldKind::BankAccount => "6222021234567890123".to_string(),
-                FieldKind::Choice { options } => options[0].zh.clone(),
-            };
-            (s.key.clone(), v)
-        })
-        .collect();
-    store.save_fields(app, &answers, None).unwrap();
 }
 
 /// Photograph every required material (enough photos for each).

@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
+use daiban_agent_core::Store;
+use daiban_proto::catalogue::FieldKind;
+use daiban_proto::ApplicationId;
 use daiban_agent_core::forms::{ResidentForm, ResidentInput};
 use std::path::PathBuf;
 
@@ -65,3 +68,26 @@ pub fn resident(n: u16, birth_year: i32) -> ResidentInput {
     .parse(today())
     .unwrap()
 }
+
+/// Fill every required field of a draft with a valid answer of its kind.
+pub fn fill_required(store: &Store, app: ApplicationId) {
+    let d = store.application(app).unwrap();
+    let answers = d
+        .field_specs
+        .iter()
+        .filter(|s| s.required)
+        .map(|s| {
+            let v = match &s.kind {
+                FieldKind::Text => "测试".to_string(),
+                FieldKind::Number => "3".to_string(),
+                FieldKind::Date => "2026-10-01".to_string(),
+                FieldKind::Phone => "13800138000".to_string(),
+                FieldKind::BankAccount => "6222021234567890123".to_string(),
+                FieldKind::Choice { options } => options[0].zh.clone(),
+            };
+            (s.key.clone(), v)
+        })
+        .collect();
+    store.save_fields(app, &answers, None).unwrap();
+}
+

@@ -15,7 +15,6 @@ use daiban_centre::api::{self, ApiConfig, AppState};
 use daiban_centre::blobs::{FsPhotoBlobs, PhotoBlobs};
 use daiban_centre::demo;
 use daiban_centre::store::{self as centre_store, DatabaseUrl, Rules, StaffId, TownshipId, VillageCode, VillageId};
-use daiban_proto::catalogue::FieldKind;
 use daiban_proto::{ApplicationId, PhotoHash};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -140,34 +139,12 @@ pub fn test_config() -> SyncConfig {
     }
 }
 
-/// Fill every required field of a draft with a valid answer of its kind.
-pub fn fill_required(store: &Store, app: ApplicationId) {
-    let d = store.application(app).unwrap();
-    let answers = d
-        .field_specs
-        .iter()
-        .filter(|s| s.required)
-        .map(|s| {
-            let v = match &s.kind {
-                FieldKind::Text => "测试".to_string(),
-                FieldKind::Number => "3".to_string(),
-                FieldKind::Date => "2026-10-01".to_string(),
-                FieldKind::Phone => "13800138000".to_string(),
-                FieldKind::BankAccount => "6222021234567890123".to_string(),
-                FieldKind::Choice { options } => options[0].zh.clone(),
-            };
-            (s.key.clone(), v)
-        })
-        .collect();
-    store.save_fields(app, &answers, None).unwrap();
-}
-
 /// A resident (`n` varies the name and ID number) and a submitted application for `item`,
 /// every required material photographed with photos from `photo`.
 pub fn capture(store: &Store, n: u16, item: &str, photo: &mut dyn FnMut() -> Vec<u8>) -> ApplicationId {
     let resident = store.add_resident(&common::resident(n, 1950)).unwrap();
     let app = store.create_draft(resident, &Target::Item(item.into())).unwrap();
-    fill_required(store, app);
+    common::fill_required(store, app);
     let d = store.application(app).unwrap();
     for m in d.materials.iter().filter(|m| m.required) {
         for _ in 0..m.kind.photos.max(1) {
