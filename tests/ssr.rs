@@ -49,6 +49,10 @@ fn net_badge_says_offline_online_or_syncing() {
     assert!(html.contains("同步中"), "{html}");
     let html = render_in_router(not_enrolled);
     assert!(html.contains("未绑定"), "{html}");
+    fn revoked() -> Element {
+        rsx! { NetBadge { status: SyncStatus { enrolled: true, online: true, stopped: true, ..Default::default() }, summary: OutboxSummary::default() } }
+    }
+    assert!(render_in_router(revoked).contains("同步已停"));
 }
 
 #[test]

@@ -91,6 +91,8 @@ pub fn NetBadge(status: SyncStatus, summary: OutboxSummary) -> Element {
     let lang = use_lang();
     let (class, text) = if !status.enrolled {
         ("net offline", lang.t("未绑定", "Not enrolled").to_string())
+    } else if status.stopped {
+        ("net offline", lang.t("同步已停", "Sync stopped").to_string())
     } else if status.running() {
         ("net syncing", lang.t("同步中", "Syncing").to_string())
     } else if status.online {
@@ -123,6 +125,13 @@ pub fn SyncStrip(status: SyncStatus, summary: OutboxSummary) -> Element {
             div { class: "syncstrip", id: "syncstrip",
                 "{phase} {status.items_done}/{status.items_total} · {lang.bytes(status.bytes_done)}/{lang.bytes(status.bytes_total)}"
                 div { class: "bar", div { style: "width: {pct}%" } }
+            }
+        };
+    }
+    if status.stopped {
+        return rsx! {
+            Link { to: Route::SyncView {}, class: "syncstrip warn", id: "syncstrip",
+                {status.last_error.clone().unwrap_or_default()}
             }
         };
     }

@@ -50,6 +50,11 @@ pub fn SyncView() -> Element {
                         dt { {lang.t("村", "Village")} } dd { {lang.l(&e.village_name)} }
                         dt { {lang.t("地址", "Address")} } dd { "{e.centre_url}" }
                     }
+                    // Revoked or unknown to the centre: nothing local is lost; a new code re-enrols.
+                    if s.stopped {
+                        div { class: "errors", role: "alert", {s.last_error.clone().unwrap_or_default()} }
+                        EnrolForm {}
+                    }
                 },
                 None => rsx! {
                     p { class: "muted", {lang.t("这部手机还没有绑定便民服务中心。申请会保存在手机上，绑定后自动上传。", "This phone is not enrolled yet. Applications stay on the phone and upload after enrolment.")} }
