@@ -113,6 +113,17 @@ impl PhotoStore {
         self.path(hash).is_file()
     }
 
+    /// Delete the photo's file for good (retention); nothing to do if it is not there.
+    pub fn remove(&self, hash: &PhotoHash) -> io::Result<()> {
+        let path = self.path(hash);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            other => other?,
+        }
+        // the removal is durable once the directory is
+        File::open(path.parent().expect("photo paths have a parent"))?.sync_all()
+    }
+
     /// Size in bytes of the photo with this hash (its JPEG, not the sealed file).
     pub fn size(&self, hash: &PhotoHash) -> io::Result<u64> {
         let on_disk = fs::metadata(self.path(hash))?.len();

@@ -474,8 +474,9 @@ impl Store {
                 .query_row(
                     "SELECT a.id, a.items, a.bundle, max(mp.added_at)
                      FROM material_photos mp JOIN applications a ON a.id = mp.application_id
+                     JOIN photos p ON p.hash = mp.hash
                      WHERE a.resident_id = ?1 AND mp.material = ?2 AND a.id != ?3
-                     GROUP BY a.id ORDER BY max(mp.added_at) DESC LIMIT 1",
+                     GROUP BY a.id HAVING count(p.purged_at) = 0 ORDER BY max(mp.added_at) DESC LIMIT 1",
                     params![detail.resident.id.to_string(), m.kind.code, app.to_string()],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )

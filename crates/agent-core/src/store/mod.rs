@@ -16,6 +16,7 @@ mod inbox;
 mod migrations;
 mod outbox;
 mod residents;
+mod retention;
 
 pub use applications::{
     ApplicationDetail, ApplicationSummary, MaterialView, ReusableMaterial, Target, TimelineEntry, TimelineEvent,
@@ -23,6 +24,7 @@ pub use applications::{
 pub use deliveries::DeliveryView;
 pub use outbox::{OutboxEntry, OutboxSummary, OutboxState};
 pub use residents::ResidentSummary;
+pub use retention::PurgeReport;
 
 use crate::crypt::{FileKeyStore, KeyStore};
 use crate::forms::FieldError;
@@ -237,7 +239,8 @@ impl Store {
         if dup > 0 {
             problems.push(format!("{dup} revisions queued more than once"));
         }
-        let mut st = conn.prepare("SELECT hash FROM photos")?;
+        // (a purged photo's file is gone on purpose: see `retention`)
+        let mut st = conn.prepare("SELECT hash FROM photos WHERE purged_at IS NULL")?;
         for h in st.query_map([], |r| r.get::<_, String>(0))? {
             let h = h?;
             match h.parse() {
@@ -249,11 +252,14 @@ impl Store {
     }
 }
 
-/// Record a processed photo (already durable on disk) in the `photos` table.
+/// Record a processed photo (already durable on disk) in the `photos` table. A photo purged
+/// under retention and taken again is alive again (and sent again: the centre may have
+/// purged it too).
 pub(crate) fn insert_photo(tx: &Transaction, p: &daiban_proto::PhotoRef, now: DateTime<Utc>) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO photos(hash, bytes, width, height, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT(hash) DO NOTHING",
+         ON CONFLICT(hash) DO UPDATE SET purged_at = NULL,
+             uploaded = CASE WHEN photos.purged_at IS NULL THEN photos.uploaded ELSE 0 END",
         (p.hash.to_hex(), p.bytes as i64, p.width, p.height, now.to_rfc3339()),
     )?;
     Ok(())
