@@ -119,10 +119,9 @@ struct AppLedger {
 
 impl Ledger {
     fn absorb(&mut self, lines: &[Line]) {
-        // Pending notes are only those of the last line if it is a `try`.
-        for a in self.apps.values_mut() {
-            a.pending_note = None;
-        }
+        // A note in flight at a kill may or may not have been saved, and stays so for good:
+        // the child never comes back to an earlier application, so only a later committed
+        // note of the same application (in the same run) settles it.
         for l in lines {
             match l {
                 Line::Ok { what } => {
