@@ -79,7 +79,7 @@ async fn mad_gateway(store: Store, centre_url: String, seed: u64, stop: Arc<Atom
             batches.push(acked);
             counts.late.fetch_add(1, Ordering::Relaxed);
         }
-        let sent: Vec<_> = batches.into_iter().map(|b| push(b)).collect();
+        let sent: Vec<_> = batches.into_iter().map(push).collect();
         for resp in futures_util::future::join_all(sent).await.into_iter().flatten() {
             for o in resp.outcomes {
                 counts.events.fetch_add(1, Ordering::Relaxed);

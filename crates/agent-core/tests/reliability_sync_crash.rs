@@ -88,7 +88,7 @@ async fn sigkill_during_sync_loses_and_doubles_nothing() {
         daiban_agent_core::sync::enrol(&store, &centre.url, &centre.demo_code(), "崩溃测试手机").await.unwrap();
     }
     let exe = std::env::current_exe().unwrap();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5_1C_C0DE);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x051C_C0DE);
     let mut storm = Storm::default();
     for run in 0..kills {
         let mut child = Command::new(&exe)

@@ -89,7 +89,7 @@ async fn device_loop(dev: SimDevice, n: u32, stop: Arc<AtomicBool>, base: Arc<Ve
         let photos: Vec<Vec<u8>> = (0..2).map(|k| variant(&base, u64::from(serial) * 10 + k)).collect();
         let a = application_with(&r, &photos);
         let mut events = vec![upsert(&r), submit(&a)];
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             // refused for good (unknown item): its stored refusal must replay identically
             let mut bad = application_with(&r, &photos[..1]);
             bad.items = vec!["no_such_item".into()];

@@ -14,7 +14,6 @@
 //!   later application that reuses a purged photo uploads it again.
 
 mod reliability_support;
-mod web_support;
 
 use chrono::{Duration, Utc};
 use daiban_centre::api::{self, ApiConfig, AppState};
@@ -113,7 +112,7 @@ async fn full_id_numbers_never_reach_the_log() {
     }
 
     // staff open the application (masked) and reveal the number (audited, shown once)
-    let mut staff = web_support::StaffClient::signed_in(&base, "admin").await;
+    let mut staff = reliability_support::web::StaffClient::signed_in(&base, "admin").await;
     let page = staff.get(&format!("/staff/applications/{}", apps[4].id)).await;
     assert_eq!(page.status, 200);
     assert!(!page.text().contains(&ids[4]), "masked on the page");
@@ -235,7 +234,7 @@ async fn photos_of_closed_cases_are_purged_after_the_retention_period() {
     assert!(s.audit_log(w.township, z.id).await.unwrap().iter().all(|e| e.action != "photo.purged"));
 
     // the staff UI says the purged photo is not there (404), the kept one is served
-    let mut staff = web_support::StaffClient::signed_in(&c.base, "reviewer").await;
+    let mut staff = reliability_support::web::StaffClient::signed_in(&c.base, "reviewer").await;
     assert_eq!(staff.get(&format!("/staff/photos/{}", h[1])).await.status, 404);
     assert_eq!(staff.get(&format!("/staff/photos/{}", h[0])).await.status, 200);
 

@@ -4,11 +4,14 @@
 //! (push, pull, photos/missing, resumable tus uploads) and times every request, cheap distinct
 //! real JPEGs, and a digest of everything the centre stores about applications.
 //!
-//! The storage test world (two townships, staff, catalogue) comes from `tests/it/support.rs`.
+//! The storage test world (two townships, staff, catalogue) comes from `tests/it/support.rs`,
+//! the staff UI's cookie-keeping client from `tests/web_support` (which includes the former).
 #![allow(dead_code)]
 
-#[path = "../it/support.rs"]
-pub mod store;
+#[path = "../web_support/mod.rs"]
+pub mod web;
+
+pub use web::store;
 
 use base64::Engine;
 use daiban_proto::record::MaterialRecord;
