@@ -28,6 +28,7 @@ impl AppCtx {
     pub fn start(cfg: &Config) -> anyhow::Result<Self> {
         let store = Store::open(&cfg.data_dir)?;
         let sync = daiban_agent_core::sync::start(store.clone(), cfg.centre_url.clone(), cfg.enrol_code_file.clone());
+        start_housekeeping(store.clone());
         Ok(Self::new(store, sync, cfg))
     }
 
@@ -71,6 +72,22 @@ impl AppCtx {
             .collect();
         names.sort();
         names
+    }
+}
+
+/// Purge photos of closed cases past the retention setting and sweep orphan files: at start
+/// and every six hours, on a low-priority thread of its own.
+fn start_housekeeping(store: Store) {
+    let spawned = std::thread::Builder::new().name("daiban-housekeeping".into()).spawn(move || loop {
+        match store.housekeeping(chrono::Utc::now()) {
+            Ok(r) if r.photos > 0 => tracing::info!(photos = r.photos, "retention: purged photos of closed cases"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("housekeeping: {e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_secs(6 * 3600));
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start housekeeping: {e}");
     }
 }
 

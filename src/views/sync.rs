@@ -26,9 +26,10 @@ pub fn SyncView() -> Element {
             store.quarantined_events().unwrap_or_default(),
             store.sync_settings().unwrap_or_default(),
             store.last_outbox_error().ok().flatten(),
+            store.photo_retention_days().unwrap_or(daiban_agent_core::store::retention::DEFAULT_PHOTO_RETENTION_DAYS),
         )
     });
-    let (enrolment, summary, refused, settings, last_error) = info();
+    let (enrolment, summary, refused, settings, last_error, retention_days) = info();
     let s = status();
     let store = ctx.store.clone();
     let save_settings = move |new: SyncSettings| {
@@ -40,6 +41,15 @@ pub fn SyncView() -> Element {
     let save_budget = save_settings.clone();
     let sync = ctx.sync.clone();
     let st2 = settings.clone();
+    let store = ctx.store.clone();
+    let save_retention = move |e: FormEvent| {
+        if let Ok(days) = e.value().trim().parse::<u32>() {
+            if let Err(err) = store.set_photo_retention_days(days.max(1)) {
+                tracing::warn!("saving retention: {err}");
+            }
+            data.bump();
+        }
+    };
     rsx! {
         div { class: "card", id: "enrolment",
             h2 { {lang.t("便民服务中心", "Service centre")} }
@@ -113,6 +123,11 @@ pub fn SyncView() -> Element {
                 input { r#type: "number", id: "budget", min: "0",
                     value: settings.monthly_budget_mb.map(|v| v.to_string()).unwrap_or_default(),
                     onchange: move |e| save_budget(SyncSettings { monthly_budget_mb: e.value().trim().parse().ok(), ..settings.clone() }) }
+            }
+            div { class: "field",
+                label { r#for: "retention", {lang.t("办结案件的照片在手机上保留天数", "Days to keep photos of closed cases on the phone")} }
+                input { r#type: "number", id: "retention", min: "1", value: "{retention_days}", onchange: save_retention }
+                div { class: "hint", {lang.t("中心已收到、案件已办结的照片到期后从手机删除，保护居民隐私，也节省空间。", "Photos the centre has, of closed cases, are deleted from the phone after this — for residents' privacy and space.")} }
             }
         }
     }

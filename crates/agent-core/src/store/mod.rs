@@ -16,7 +16,7 @@ mod inbox;
 mod migrations;
 mod outbox;
 mod residents;
-mod retention;
+pub mod retention;
 
 pub use applications::{
     ApplicationDetail, ApplicationSummary, MaterialView, ReusableMaterial, Target, TimelineEntry, TimelineEvent,

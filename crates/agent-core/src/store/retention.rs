@@ -64,3 +64,27 @@ impl Store {
         Ok(PurgeReport { photos, files_removed })
     }
 }
+
+/// Days a closed case's photos stay on the phone when the agent has not chosen otherwise.
+pub const DEFAULT_PHOTO_RETENTION_DAYS: u32 = 30;
+const RETENTION_KEY: &str = "retention.photo_days";
+
+impl Store {
+    /// How many days photos of closed cases are kept on this phone (the agent's setting).
+    pub fn photo_retention_days(&self) -> Result<u32> {
+        Ok(self.meta(RETENTION_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_PHOTO_RETENTION_DAYS))
+    }
+
+    pub fn set_photo_retention_days(&self, days: u32) -> Result<()> {
+        self.set_meta(RETENTION_KEY, &days.to_string())
+    }
+
+    /// Housekeeping run by the app now and then: purge photos of closed cases older than the
+    /// retention setting, and remove orphan photo files a crash may have left.
+    pub fn housekeeping(&self, now: DateTime<Utc>) -> Result<PurgeReport> {
+        let keep = Duration::days(i64::from(self.photo_retention_days()?));
+        let report = self.purge_closed_photos(keep, now)?;
+        self.sweep_photos()?;
+        Ok(report)
+    }
+}
