@@ -13,9 +13,9 @@
 //!    transaction, until `more` is false. (Before the photos, so that decisions reach a 2G
 //!    phone without waiting for megabytes of photos.)
 //! 3. **Photos** of acknowledged events, in queue order: ask which ones the centre lacks, mark
-//!    the rest uploaded, send the missing ones over tus — unless the link is metered and the
-//!    agent keeps photos for Wi-Fi or the month's data budget is spent. Events captured
-//!    meanwhile are pushed between photo batches.
+//!    the rest uploaded, send the missing ones over tus, [`PARALLEL_UPLOADS`] at a time —
+//!    unless the link is metered and the agent keeps photos for Wi-Fi or the month's data
+//!    budget is spent. Events captured meanwhile are pushed between photo batches.
 //! 4. **Pull** once more if photos went out (staff may have decided in the meantime).
 //!
 //! Every request retries transient failures (backon, exponential with jitter); when the
@@ -31,7 +31,7 @@ use super::error::SyncError;
 use super::http::{build_client, parse_centre_url, Api};
 use super::network::{NetworkMonitor, PhotoPolicy, UnknownNetwork};
 use super::status::{SyncPhase, SyncStatus};
-use super::tus::{upload_photo, Uploaded};
+use super::tus::{upload_photo, ChunkSizer, Uploaded};
 use crate::store::{OutboxEntry, Store};
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
@@ -40,6 +40,7 @@ use daiban_proto::sync::{
     MAX_PUSH_EVENTS,
 };
 use daiban_proto::{PhotoHash, PhotoRef};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use reqwest::Method;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -47,6 +48,11 @@ use tokio::sync::watch;
 
 /// Photos looked at per photos/missing query.
 const PHOTO_BATCH: usize = 50;
+/// Photos uploaded at the same time. Each chunk waits a round trip (and any lost segment's
+/// retransmission) for its answer, during which one upload alone leaves the link idle: over an
+/// emulated 3G link a single upload used 66% of it. A second upload fills those gaps; more
+/// would only share the link further, and a cut costs each upload its chunk in flight.
+const PARALLEL_UPLOADS: usize = 2;
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -236,8 +242,6 @@ struct Run<'a> {
     photo_error: Option<String>,
     /// Photos are being kept for Wi-Fi or the data budget.
     held: bool,
-    /// Photo bytes finished in this run (progress).
-    photo_bytes_done: u64,
 }
 
 /// Later than any `next_attempt_at` (as text it still sorts as a timestamp).
@@ -267,7 +271,6 @@ impl<'a> Run<'a> {
             failed: HashSet::new(),
             photo_error: None,
             held: false,
-            photo_bytes_done: 0,
         })
     }
 
@@ -411,6 +414,7 @@ impl<'a> Run<'a> {
 
     async fn photos(&mut self) -> Result<(), SyncError> {
         let mut policy = PhotoPolicy::decide(self.store, &*self.client.network)?;
+        let sizer = ChunkSizer::default();
         loop {
             self.push().await?;
             let batch: Vec<PhotoRef> = self
@@ -428,49 +432,66 @@ impl<'a> Run<'a> {
             let url = self.api.url("/api/v1/photos/missing")?;
             let missing: PhotosMissingResponse = self.api.json(|| Ok(self.api.request(Method::POST, url.clone()).json(&req))).await?;
             let missing: HashSet<PhotoHash> = missing.missing.into_iter().collect();
-            for photo in &batch {
-                if !missing.contains(&photo.hash) {
-                    self.uploaded(photo, false)?;
-                    continue;
+            // Start uploads while fewer than PARALLEL_UPLOADS run; after an error (or when
+            // the budget is reached) start none, let the running ones finish, then stop.
+            let (api, client, store) = (self.api.clone(), self.client, self.store);
+            let mut waiting = batch.iter();
+            let mut running = FuturesUnordered::new();
+            let mut reserved = 0u64;
+            let mut error = None;
+            loop {
+                while error.is_none() && !self.held && running.len() < PARALLEL_UPLOADS {
+                    let Some(photo) = waiting.next() else { break };
+                    if !missing.contains(&photo.hash) {
+                        self.uploaded(photo, false, 0)?;
+                        continue;
+                    }
+                    if !policy.allows(reserved + photo.bytes) {
+                        self.held = true;
+                        break;
+                    }
+                    match self.store.photos().read(&photo.hash) {
+                        Ok(data) => {
+                            reserved += photo.bytes;
+                            running.push(transfer(client, &api, store, &sizer, photo.clone(), Bytes::from(data)));
+                        }
+                        // A damaged or missing file cannot be sent; it must not hold up the others.
+                        Err(e) => self.pass_over(photo, format!("照片 {} 无法读取，请重拍 / photo unreadable, take it again: {e}", short(&photo.hash)))?,
+                    }
                 }
-                if !policy.allows(photo.bytes) {
-                    self.held = true;
-                    return Ok(());
+                let Some(done) = running.next().await else { break };
+                reserved -= done.photo.bytes;
+                if let Err(e) = self.finish_upload(done, &mut policy) {
+                    error.get_or_insert(e);
                 }
-                self.upload(photo, &mut policy).await?;
+            }
+            if let Some(e) = error {
+                return Err(e);
+            }
+            if self.held {
+                return Ok(());
             }
         }
     }
 
-    async fn upload(&mut self, photo: &PhotoRef, policy: &mut PhotoPolicy) -> Result<(), SyncError> {
-        let data = match self.store.photos().read(&photo.hash) {
-            Ok(b) => Bytes::from(b),
-            Err(e) => {
-                // A damaged or missing file cannot be sent; it must not hold up the others.
-                return self.pass_over(photo, format!("照片 {} 无法读取，请重拍 / photo unreadable, take it again: {e}", short(&photo.hash)));
-            }
-        };
-        let client = self.client;
-        let done_before = self.photo_bytes_done;
-        let mut sent = 0u64;
-        let result = upload_photo(&self.api, self.store, photo, data, &mut |n| {
-            sent += n;
-            let now = done_before + sent.min(photo.bytes);
-            client.publish(|s| s.bytes_done = now);
-        })
-        .await;
-        self.report.bytes_sent += sent;
-        policy.spent(self.store, sent)?;
-        match result {
-            Ok(how) => self.uploaded(photo, how == Uploaded::Sent),
+    /// Record what became of one upload.
+    fn finish_upload(&mut self, t: Transfer, policy: &mut PhotoPolicy) -> Result<(), SyncError> {
+        self.report.bytes_sent += t.sent;
+        policy.spent(self.store, t.sent)?;
+        let result = match t.result {
+            Ok(how) => return self.uploaded(&t.photo, how == Uploaded::Sent, t.shown),
             Err(SyncError::Refused { message, .. }) => {
-                self.pass_over(photo, format!("照片 {} 被中心拒收 / photo refused by the centre: {message}", short(&photo.hash)))
+                self.pass_over(&t.photo, format!("照片 {} 被中心拒收 / photo refused by the centre: {message}", short(&t.photo.hash)))
             }
             Err(e) => Err(e),
-        }
+        };
+        // the photo did not get there: its bytes no longer count as progress
+        self.client.publish(|s| s.bytes_done = s.bytes_done.saturating_sub(t.shown));
+        result
     }
 
-    fn uploaded(&mut self, photo: &PhotoRef, sent: bool) -> Result<(), SyncError> {
+    /// The photo is at the centre; `shown` of its bytes were already counted as progress.
+    fn uploaded(&mut self, photo: &PhotoRef, sent: bool, shown: u64) -> Result<(), SyncError> {
         self.store.mark_photo_uploaded(&photo.hash)?;
         if self.store.upload_url(&photo.hash)?.is_some() {
             self.store.forget_upload_url(&photo.hash)?;
@@ -481,9 +502,7 @@ impl<'a> Run<'a> {
         } else {
             self.report.photos_skipped += 1;
         }
-        self.photo_bytes_done += photo.bytes;
-        let done = self.photo_bytes_done;
-        self.client.publish(|s| s.bytes_done = done);
+        self.client.publish(|s| s.bytes_done += photo.bytes.saturating_sub(shown));
         self.items_done(1);
         Ok(())
     }
@@ -495,6 +514,31 @@ impl<'a> Run<'a> {
         self.photo_error = Some(why);
         Ok(())
     }
+}
+
+/// What became of one photo's upload.
+struct Transfer {
+    photo: PhotoRef,
+    /// Bytes handed to the connection, re-sent ones included.
+    sent: u64,
+    /// Bytes counted as progress (at most the photo's size).
+    shown: u64,
+    result: Result<Uploaded, SyncError>,
+}
+
+/// Upload one photo (see [`upload_photo`]), publishing progress as its bytes go. Borrows
+/// nothing of the run, so that several can run while the run records the finished ones.
+async fn transfer(client: &SyncClient, api: &Api, store: &Store, sizer: &ChunkSizer, photo: PhotoRef, data: Bytes) -> Transfer {
+    let (mut sent, mut shown) = (0u64, 0u64);
+    let result = upload_photo(api, store, &photo, data, sizer, &mut |n| {
+        sent += n;
+        let now = sent.min(photo.bytes);
+        let more = now - shown;
+        shown = now;
+        client.publish(|s| s.bytes_done += more);
+    })
+    .await;
+    Transfer { photo, sent, shown, result }
 }
 
 fn short(h: &PhotoHash) -> String {

@@ -18,10 +18,11 @@ pub struct SyncConfig {
     /// exceed the time buffers take to drain at the slowest link worth supporting: 60 s covers
     /// 128 KiB chunks down to about 2 KB/s.
     pub stall_timeout: Duration,
-    /// Bytes per tus PATCH. A cut connection costs at most one chunk (the centre keeps only
+    /// The largest tus PATCH. A cut connection costs at most one chunk (the centre keeps only
     /// whole, checksum-verified chunks), so smaller chunks waste less on flaky links but cost
-    /// one round trip and one fsync at the centre each. 128 KiB is about 10–25 s at 2G speeds
-    /// and half of a typical 150–350 KB document photo.
+    /// one round trip and one fsync at the centre each. Chunks follow the link's speed (about
+    /// 4 s of sending each, from 16 KiB on 2G) up to this; 128 KiB is half of a typical
+    /// 150–350 KB document photo.
     pub chunk_size: usize,
     /// Retries of one request within a run (transient failures only).
     pub retry: RetryPolicy,

@@ -4,9 +4,11 @@
 //!    the offset the centre has durably (a 404 means it is gone: start again).
 //! 2. Otherwise `POST` a new upload announcing the photo's SHA-256 in `Upload-Metadata`. When the
 //!    centre already has the photo it answers `Upload-Offset == Upload-Length`: nothing is sent.
-//! 3. `PATCH` chunks of [`SyncConfig::chunk_size`](super::SyncConfig) from the offset, each with
-//!    `Upload-Checksum: sha256 …`. The centre keeps a chunk only whole and verified, so after a
-//!    cut connection the client asks `HEAD` again and re-sends at most the chunk in flight.
+//! 3. `PATCH` chunks from the offset, each with `Upload-Checksum: sha256 …`. A chunk is sized
+//!    to the link ([`ChunkSizer`]: about [`CHUNK_SECONDS`] of sending at the rate the last
+//!    chunks went, at most [`SyncConfig::chunk_size`](super::SyncConfig)). The centre keeps a
+//!    chunk only whole and verified, so after a cut connection the client asks `HEAD` again
+//!    and re-sends at most the chunk in flight.
 //!    `409` (offset moved), `423` (the centre is still closing the broken request) and `460`
 //!    (chunk corrupted on the way) all mean "ask the offset again and go on".
 //!
@@ -25,7 +27,8 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 const TUS_RESUMABLE: &str = "Tus-Resumable";
@@ -33,6 +36,42 @@ const TUS_VERSION: &str = "1.0.0";
 /// Pieces a chunk is streamed in: small enough that the stall watchdog sees progress often on
 /// a 2G link (4 KiB ≈ 0.5 s at 8 KB/s).
 const PIECE: usize = 4 * 1024;
+
+/// How long sending one chunk should take. Each chunk waits a round trip for its answer, so
+/// on a 600 ms 2G link a chunk must be seconds long to keep the link busy; but a connection cut
+/// mid-chunk loses what went of it. Measured over emulated 2G/3G links with a cut a minute
+/// (`benches/link`, docs/benchmarks.md).
+const CHUNK_SECONDS: f64 = 4.0;
+/// The smallest chunk: below this the ~0.5 KB of headers per request and the centre's fsync
+/// per chunk start to count.
+const MIN_CHUNK: usize = 16 * 1024;
+
+/// Chunk sizes that follow the link: the rate the last chunks went at (bytes over the time
+/// from sending to the answer, round trip included), times [`CHUNK_SECONDS`], within
+/// [`MIN_CHUNK`] and the configured `chunk_size`. Shared by the uploads of one run.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkSizer {
+    /// Bytes per second, smoothed; `None` until a chunk has gone.
+    rate: Mutex<Option<f64>>,
+}
+
+impl ChunkSizer {
+    /// The size of the next chunk; before anything was measured, a small one (the link may
+    /// be 2G).
+    fn next(&self, max: usize) -> usize {
+        let min = MIN_CHUNK.min(max);
+        match *self.rate.lock().unwrap_or_else(|p| p.into_inner()) {
+            None => (2 * MIN_CHUNK).clamp(min, max),
+            Some(rate) => ((rate * CHUNK_SECONDS) as usize).clamp(min, max),
+        }
+    }
+
+    fn observe(&self, bytes: u64, took: Duration) {
+        let now = bytes as f64 / took.as_secs_f64().max(0.001);
+        let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        *rate = Some(rate.map_or(now, |before| (before + now) / 2.0));
+    }
+}
 
 /// How a photo reached the centre.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,13 +102,15 @@ fn gone(e: &SyncError) -> bool {
     matches!(e, SyncError::Refused { status: 404 | 410, .. })
 }
 
-/// Upload `data` (the photo's verified bytes) unless the centre has it. `on_sent` is told of
-/// every piece handed to the connection (progress, data budget, the run report).
+/// Upload `data` (the photo's verified bytes) unless the centre has it, in chunks sized by
+/// `sizer`. `on_sent` is told of every piece handed to the connection (progress, data budget,
+/// the run report).
 pub(crate) async fn upload_photo(
     api: &Api,
     store: &Store,
     photo: &PhotoRef,
     data: Bytes,
+    sizer: &ChunkSizer,
     on_sent: &mut dyn FnMut(u64),
 ) -> Result<Uploaded, SyncError> {
     let len = data.len() as u64;
@@ -78,7 +119,7 @@ pub(crate) async fn upload_photo(
         let (url, mut offset) = match resume_point(api, store, photo).await? {
             Some(p) => p,
             None => {
-                let (url, offset) = create(api, store, photo, len).await?;
+                let (url, offset) = create(api, store, photo, len, sizer.next(api.cfg.chunk_size)).await?;
                 if offset >= len {
                     store.forget_upload_url(&photo.hash)?;
                     return Ok(Uploaded::AlreadyThere);
@@ -89,10 +130,12 @@ pub(crate) async fn upload_photo(
         let mut delays = api.cfg.retry.delays();
         let mut vanished = None;
         while offset < len {
-            let end = (offset + api.cfg.chunk_size as u64).min(len);
+            let end = (offset + sizer.next(api.cfg.chunk_size) as u64).min(len);
             let chunk = data.slice(offset as usize..end as usize);
+            let started = Instant::now();
             let err = match patch(api, &url, offset, chunk, on_sent).await {
                 Ok(new) if new > offset && new <= len => {
+                    sizer.observe(new - offset, started.elapsed());
                     offset = new;
                     delays = api.cfg.retry.delays();
                     continue;
@@ -150,8 +193,9 @@ async fn resume_point(api: &Api, store: &Store, photo: &PhotoRef) -> Result<Opti
     }
 }
 
-/// `POST`: a new upload for this photo; its URL is kept in the store for resuming.
-async fn create(api: &Api, store: &Store, photo: &PhotoRef, len: u64) -> Result<(Url, u64), SyncError> {
+/// `POST`: a new upload for this photo; its URL is kept in the store for resuming (when more
+/// than one chunk, of `chunk` bytes, is to go).
+async fn create(api: &Api, store: &Store, photo: &PhotoRef, len: u64, chunk: usize) -> Result<(Url, u64), SyncError> {
     let collection = api.url("/api/v1/uploads")?;
     let metadata = format!("filename {},sha256 {}", b64(format!("{}.jpg", photo.hash.to_hex()).as_bytes()), b64(photo.hash.to_hex().as_bytes()));
     let (location, offset) = api
@@ -173,7 +217,7 @@ async fn create(api: &Api, store: &Store, photo: &PhotoRef, len: u64) -> Result<
     let url = api.url(&location)?;
     // Worth resuming only if more than one chunk is to go (a cut single chunk starts again
     // from 0 anyway); it saves two store writes per small photo.
-    if len.saturating_sub(offset) > api.cfg.chunk_size as u64 {
+    if len.saturating_sub(offset) > chunk as u64 {
         store.set_upload_url(&photo.hash, url.as_str())?;
     }
     Ok((url, offset))
@@ -229,4 +273,28 @@ async fn patch(api: &Api, url: &Url, offset: u64, chunk: Bytes, on_sent: &mut dy
     on_sent(taken.load(Ordering::Relaxed) - reported);
     let resp = check(result?, api.cfg.stall_timeout).await?;
     offset_of(&resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_follow_the_link_within_bounds() {
+        let max = 128 * 1024;
+        let sizer = ChunkSizer::default();
+        assert_eq!(sizer.next(max), 32 * 1024, "small until the link is known");
+        assert_eq!(sizer.next(8 * 1024), 8 * 1024, "never above the configured size");
+        // 2G: 32 KiB answered after 2.2 s (≈ 15 KB/s) → about 4 s worth
+        sizer.observe(32 * 1024, Duration::from_millis(2200));
+        let two_g = sizer.next(max);
+        assert!((55_000..65_000).contains(&two_g), "{two_g}");
+        // a fast link: smoothed towards it, then capped
+        sizer.observe(1024 * 1024, Duration::from_millis(100));
+        assert_eq!(sizer.next(max), max);
+        // a very slow link: never below the minimum
+        let slow = ChunkSizer::default();
+        slow.observe(1000, Duration::from_secs(10));
+        assert_eq!(slow.next(max), MIN_CHUNK);
+    }
 }
