@@ -8,6 +8,9 @@
 # runs as the `postgres` user (via runuser). Safe to run concurrently (flock).
 #
 # Usage:  export DAIBAN_TEST_PG_URL="$(scripts/ensure-postgres.sh)"
+#
+# DAIBAN_PG_DURABLE=1 keeps PostgreSQL's durability defaults (fsync, synchronous_commit,
+# full_page_writes on): scripts/bench.sh starts such a cluster on its own port and directory.
 set -euo pipefail
 
 port="${DAIBAN_PG_PORT:-55432}"
@@ -62,11 +65,13 @@ if [ ! -f "$dir/PG_VERSION" ]; then
 fi
 
 log "starting PostgreSQL on 127.0.0.1:$port"
-# A test cluster: durability settings off for speed (the data is thrown away).
+# A test cluster: durability settings off for speed (the data is thrown away), unless asked.
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ "${DAIBAN_PG_DURABLE:-}" = 1 ] && durability=""
 # The server must not inherit the lock (fd 9: it would hold the lock for its whole life and
 # block every later caller) nor our stdout (a caller reading our output would wait forever).
 as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 $durability" \
     </dev/null >&2 9>&- \
     || { tail -n 30 "$dir/server.log" >&2 || true; exit 1; }
 
