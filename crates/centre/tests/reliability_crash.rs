@@ -271,11 +271,21 @@ async fn a_tus_upload_resumes_after_the_centre_is_killed() {
     let _ = cut.await.unwrap();
     centre.restart();
     let mut state = UploadState { url: Some(url.clone()) };
-    let at = dev.tus_head(&url).await.unwrap();
-    assert!(at == CHUNK as u64 || at == photo.len() as u64, "offset after a cut chunk: {at}");
+    // If the rest arrived whole just before the kill, the photo may already be in the store
+    // with its upload retired (404: the client starts over and is told the centre has it).
+    let retired = match dev.tus_head(&url).await {
+        Ok(at) => {
+            assert!(at == CHUNK as u64 || at == photo.len() as u64, "offset after a cut chunk: {at}");
+            false
+        }
+        Err(Failure::Status(status, _)) if status.as_u16() == 404 => true,
+        Err(e) => panic!("HEAD after restart: {e:?}"),
+    };
     dev.upload(&photo, CHUNK, &mut state).await.unwrap();
     let h = PhotoHash::of(&photo);
     assert_eq!(blob_sha(dir.path(), &h), Some(Sha256::digest(&photo).into()), "byte-identical after resuming");
     assert!(dev.missing(vec![h]).await.unwrap().is_empty());
-    assert_eq!(dev.tus_head(&url).await.unwrap(), photo.len() as u64);
+    if !retired {
+        assert_eq!(dev.tus_head(&url).await.unwrap(), photo.len() as u64);
+    }
 }
