@@ -465,3 +465,42 @@ async fn the_engine_probes_while_offline_and_syncs_when_the_network_returns() {
     assert!(store.outbox_summary().unwrap().is_empty());
     centre.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_coming_back_ends_a_back_off_at_once() {
+    let centre = TestCentre::start().await;
+    let proxy = FaultProxy::start(centre.addr, None).await;
+    let (_d, store) = enrolled_store(&proxy.url(), &centre.demo_code()).await;
+    let app = capture(&store, 70, "residence_certificate", &mut real_photos());
+    proxy.set_down(true);
+    // A failed request waits at least 10 minutes before its retry, and the engine's own
+    // timers are an hour away: only the wake-up can bring the run back within the bound.
+    let long = Duration::from_secs(600);
+    let config = sync::SyncConfig { retry: RetryPolicy { attempts: 3, min_delay: long, max_delay: long }, ..test_config() };
+    let options = EngineOptions {
+        config,
+        busy_interval: Duration::from_secs(3600),
+        idle_interval: Duration::from_secs(3600),
+        offline_probe: RetryPolicy { attempts: 0, min_delay: Duration::from_secs(3600), max_delay: Duration::from_secs(3600) },
+        ..EngineOptions::default()
+    };
+    let handle = sync::start_with(store.clone(), None, None, options);
+    let mut rx = handle.status();
+    status_until(&mut rx, "pushing", |s| s.running()).await;
+    // the push is refused and the run sleeps in its back-off
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(store.application(app).unwrap().status, AppStatus::Queued);
+    assert!(rx.borrow().last_success.is_none());
+
+    proxy.set_down(false);
+    handle.trigger(); // the connectivity callback
+    let synced = tokio::time::timeout(Duration::from_secs(60), status_until(&mut rx, "synced after the wake-up", |s| s.last_success.is_some() && !s.running())).await;
+    let s = synced.unwrap_or_else(|_| panic!("still in its back-off: {:?}", rx.borrow()));
+    assert!(s.online && s.last_error.is_none(), "{s:?}");
+    assert_eq!(store.application(app).unwrap().status, AppStatus::Received);
+    assert!(store.outbox_summary().unwrap().is_empty());
+    assert!(centre.store.application(centre.township, app).await.unwrap().is_some());
+    drop(handle);
+    drop(rx);
+    centre.stop().await;
+}

@@ -98,6 +98,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     network: Arc<dyn NetworkMonitor>,
     status: watch::Sender<SyncStatus>,
+    /// Moves when a back-off should end early (see [`SyncClient::with_wake`]).
+    wake: Option<watch::Receiver<u64>>,
     /// Everything done by every run so far, failed runs included.
     totals: std::sync::Mutex<RunReport>,
 }
@@ -113,6 +115,7 @@ impl SyncClient {
             http,
             network: Arc::new(UnknownNetwork),
             status: watch::channel(SyncStatus::default()).0,
+            wake: None,
             totals: Default::default(),
         })
     }
@@ -120,6 +123,13 @@ impl SyncClient {
     /// Tell the client whether the current link is metered (see [`NetworkMonitor`]).
     pub fn with_network(mut self, network: Arc<dyn NetworkMonitor>) -> Self {
         self.network = network;
+        self
+    }
+
+    /// Cut back-off sleeps short when this channel moves (the engine's handle bumps it on every
+    /// trigger: the network is back, or the agent asked).
+    pub(crate) fn with_wake(mut self, wake: watch::Receiver<u64>) -> Self {
+        self.wake = Some(wake);
         self
     }
 
@@ -168,7 +178,11 @@ impl SyncClient {
     /// The centre and token of the store's current enrolment.
     fn api(&self) -> Result<Api, SyncError> {
         let enrolment = self.store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
-        Ok(Api::new(self.http.clone(), parse_centre_url(&enrolment.centre_url)?, Some(enrolment.token), self.config.clone()))
+        let api = Api::new(self.http.clone(), parse_centre_url(&enrolment.centre_url)?, Some(enrolment.token), self.config.clone());
+        Ok(match &self.wake {
+            Some(w) => api.with_wake(w.clone()),
+            None => api,
+        })
     }
 
     /// One whole sync: push, pull, photos (see the module docs). Publishes progress and the

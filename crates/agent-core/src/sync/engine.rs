@@ -66,7 +66,7 @@ pub fn start_with(store: Store, centre_url: Option<String>, enrol_code_file: Opt
     let (handle, tx, trigger) = SyncHandle::new();
     let enrolled = store.enrolment().ok().flatten().is_some();
     tx.send_modify(|s| s.enrolled = enrolled);
-    let engine = Engine { store, centre_url, enrol_code_file, options, trigger };
+    let engine = Engine { store, centre_url, enrol_code_file, options, trigger, wake: handle.wake_receiver() };
     let spawned = std::thread::Builder::new().name("daiban-sync".into()).spawn(move || engine.run(tx));
     if let Err(e) = spawned {
         tracing::error!("cannot start the sync thread: {e}");
@@ -80,6 +80,7 @@ struct Engine {
     enrol_code_file: Option<PathBuf>,
     options: EngineOptions,
     trigger: Arc<Notify>,
+    wake: watch::Receiver<u64>,
 }
 
 /// What to wait for before the next step.
@@ -102,7 +103,7 @@ impl Engine {
             }
         };
         let client = match SyncClient::new(self.store.clone(), self.options.config.clone()) {
-            Ok(c) => c.with_network(self.options.network.clone()).with_status(tx),
+            Ok(c) => c.with_network(self.options.network.clone()).with_status(tx).with_wake(self.wake.clone()),
             Err(e) => {
                 tx.send_modify(|s| s.last_error = Some(e.to_string()));
                 return;

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// The one HTTP client of a sync client (connection pool, timeouts, rustls).
 pub(crate) fn build_client(cfg: &SyncConfig) -> Result<reqwest::Client, SyncError> {
@@ -47,11 +48,25 @@ pub(crate) struct Api {
     pub cfg: Arc<SyncConfig>,
     /// Transient failures retried so far (for the run report).
     retries: Arc<AtomicU32>,
+    /// Moves when the network is back (or the agent asked): back-offs end early.
+    wake: Option<watch::Receiver<u64>>,
 }
 
 impl Api {
     pub fn new(http: reqwest::Client, base: Url, token: Option<String>, cfg: Arc<SyncConfig>) -> Self {
-        Self { http, base, token, cfg, retries: Arc::default() }
+        Self { http, base, token, cfg, retries: Arc::default(), wake: None }
+    }
+
+    pub fn with_wake(mut self, wake: watch::Receiver<u64>) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    /// Wait `delay` before a retry, or less if the network comes back meanwhile: after a cut,
+    /// the link is usually back within seconds, and every second of back-off past that is a
+    /// second of a slow link left idle.
+    pub async fn pause(&self, delay: Duration) {
+        pause(self.wake.clone(), delay).await
     }
 
     pub fn retries(&self) -> u32 {
@@ -105,8 +120,9 @@ impl Api {
         Fut: std::future::Future<Output = Result<T, SyncError>>,
     {
         let cap = self.cfg.retry.max_delay;
+        let wake = self.wake.clone();
         f.retry(self.cfg.retry.builder())
-            .sleep(tokio::time::sleep)
+            .sleep(move |d| pause(wake.clone(), d))
             .when(SyncError::is_transient)
             .adjust(move |e: &SyncError, d| d.map(|d| e.retry_after().map_or(d, |ra| ra.min(cap).max(d))))
             .notify(|e: &SyncError, d: Duration| {
@@ -114,6 +130,16 @@ impl Api {
                 tracing::debug!("retrying in {d:?}: {e}");
             })
             .await
+    }
+}
+
+/// See [`Api::pause`].
+async fn pause(wake: Option<watch::Receiver<u64>>, delay: Duration) {
+    let Some(mut wake) = wake else { return tokio::time::sleep(delay).await };
+    wake.borrow_and_update();
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => {}
+        Ok(()) = wake.changed() => tracing::debug!("back-off of {delay:?} ended early: network back or sync asked for"),
     }
 }
 

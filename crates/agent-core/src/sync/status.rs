@@ -54,6 +54,9 @@ impl SyncStatus {
 pub struct SyncHandle {
     pub(crate) status: watch::Receiver<SyncStatus>,
     pub(crate) trigger: Arc<Notify>,
+    /// Bumped by every trigger: a run waiting to retry a failed request (a cut link) retries
+    /// at once instead of sleeping out its back-off.
+    pub(crate) wake: Arc<watch::Sender<u64>>,
 }
 
 impl SyncHandle {
@@ -61,15 +64,25 @@ impl SyncHandle {
     pub fn new() -> (Self, watch::Sender<SyncStatus>, Arc<Notify>) {
         let (tx, rx) = watch::channel(SyncStatus::default());
         let trigger = Arc::new(Notify::new());
-        (Self { status: rx, trigger: trigger.clone() }, tx, trigger)
+        let wake = Arc::new(watch::channel(0).0);
+        (Self { status: rx, trigger: trigger.clone(), wake }, tx, trigger)
     }
 
     pub fn status(&self) -> watch::Receiver<SyncStatus> {
         self.status.clone()
     }
 
-    /// Sync as soon as possible (the agent tapped "sync now", or enrolment just finished).
+    /// Sync as soon as possible: the agent tapped "sync now", enrolment just finished, or the
+    /// platform's connectivity callback says the network is back. A run in progress that is
+    /// waiting out a back-off after a failed request retries at once; otherwise the next run
+    /// starts now.
     pub fn trigger(&self) {
         self.trigger.notify_one();
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// What a run's back-off sleeps watch (see [`SyncHandle::trigger`]).
+    pub(crate) fn wake_receiver(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
     }
 }

@@ -151,7 +151,7 @@ pub(crate) async fn upload_photo(
             let Some(delay) = delays.next().filter(|_| resumable) else { return Err(err) };
             api.count_retry();
             tracing::debug!(photo = %photo.hash, offset, "resuming in {delay:?}: {err}");
-            tokio::time::sleep(delay).await;
+            api.pause(delay).await;
             match head(api, &url).await {
                 Ok(at) => offset = at,
                 Err(e) if gone(&e) => {
