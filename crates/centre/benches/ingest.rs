@@ -71,7 +71,7 @@ fn main() -> ExitCode {
     let backends = std::env::var("DAIBAN_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     println!("## Centre ingest\n");
     println!("machine: {}\n", support::machine());
-    let photos = PhotoSource::new();
+    let photos = Arc::new(PhotoSource::new());
     println!(
         "{devices} devices, {seconds} s per phase after {} s warm-up; photos: {} real photographs at 2000 px, mean {:.0} KB\n",
         WARM_UP.as_secs(),
@@ -269,7 +269,7 @@ struct Load {
     pulls: Tally,
 }
 
-async fn load(centre: &Centre, devices: usize, phase: Duration, photos: &PhotoSource) -> Load {
+async fn load(centre: &Centre, devices: usize, phase: Duration, photos: &Arc<PhotoSource>) -> Load {
     let fleet = enrol_fleet(&centre.base, &centre.world, devices).await;
     let events = phase_events(&fleet, phase).await;
     eprintln!("{}: events phase done", centre.label);
@@ -493,21 +493,16 @@ async fn upload(fleet: &Fleet, d: &Device, bytes: &[u8], window: &Window, patche
 }
 
 /// Applications with their photos: (whole photos, PATCH requests).
-async fn phase_photos(fleet: &Arc<Fleet>, phase: Duration, photos: &PhotoSource) -> (Tally, Tally) {
+async fn phase_photos(fleet: &Arc<Fleet>, phase: Duration, photos: &Arc<PhotoSource>) -> (Tally, Tally) {
     let window = Window::new(phase);
-    // Photos are made ahead, per device, outside the timed work (a memcpy each).
-    let per_device = 48;
-    let stock: Vec<Vec<Vec<u8>>> = (0..fleet.devices.len()).map(|_| (0..per_device).map(|_| photos.next()).collect()).collect();
-    let stock = Arc::new(std::sync::Mutex::new(stock));
     let tallies = on_every_device(fleet, move |fleet, i| {
-        let mine = std::mem::take(&mut stock.lock().unwrap()[i]);
+        let photos = photos.clone();
         async move {
             let d = fleet.devices[i].clone();
             let (mut photos_done, mut patches) = (Tally::default(), Tally::default());
-            let mut mine = mine.into_iter();
             while window.open() {
-                let batch: Vec<Vec<u8>> = mine.by_ref().take(3).collect();
-                assert_eq!(batch.len(), 3, "raise per_device: a device ran out of photos");
+                // a new photo is a copy of a base photograph with a comment: a memcpy each
+                let batch: [Vec<u8>; 3] = std::array::from_fn(|_| photos.next());
                 let refs: [PhotoRef; 3] = std::array::from_fn(|k| photo_ref(&batch[k]));
                 let n = fleet.serial();
                 let (r, a) = new_application(&refs, n);

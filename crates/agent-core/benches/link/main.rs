@@ -26,8 +26,9 @@
 //! reference, ÷ cuts), total time, time until the first and the last application is visible
 //! at the centre. Targets for ours: ≤ 1.05 × payload, goodput ≥ 85%, ≤ one chunk per cut.
 //!
-//! `cargo bench -p daiban-agent-core --bench link` (about 30 minutes: 15 MB over 150 kbit/s
-//! is 13 minutes at best). `DAIBAN_LINK_QUICK=1`: 4 applications (about 5 minutes);
+//! `cargo bench -p daiban-agent-core --bench link` (about 35 minutes: 18 MB over 150 kbit/s
+//! is 16 minutes at best, and the baseline on 2G runs until it gives up at twice that).
+//! `DAIBAN_LINK_QUICK=1`: 4 applications (about 8 minutes);
 //! `DAIBAN_LINK_APPS=n`, `DAIBAN_LINK_PROFILES=2g,3g`, `DAIBAN_LINK_BUDGET=2` (give up
 //! after this many times the ideal transfer time).
 
