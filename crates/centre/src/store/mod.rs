@@ -173,6 +173,11 @@ fn now() -> chrono::DateTime<Utc> {
 pub(crate) enum Mode {
     Read,
     Write,
+    /// A write that survives a crash of the centre but may be lost, with the last few before
+    /// it, in a power cut (SQLite `synchronous=NORMAL`, PostgreSQL `synchronous_commit=off`):
+    /// only for records whose loss costs a resend and nothing else — a tus upload's offset
+    /// (the client resumes from the older offset; the bytes are fsynced in the file).
+    WriteRelaxed,
 }
 
 /// An operation to run inside one transaction.
@@ -316,7 +321,7 @@ impl<B: Backend> Store for Db<B> {
     }
     async fn set_upload_offset(&self, id: &str, offset: u64) -> Result<()> {
         let id = id.to_string();
-        run!(self, Write, |tx, id| tx.set_upload_offset(&id, offset, now()).await)
+        run!(self, WriteRelaxed, |tx, id| tx.set_upload_offset(&id, offset, now()).await)
     }
     async fn complete_upload(&self, id: &str, hash: PhotoHash, bytes: u64) -> Result<()> {
         let id = id.to_string();

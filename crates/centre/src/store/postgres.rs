@@ -66,6 +66,9 @@ impl Backend for PgBackend {
     async fn transact<R: Send + 'static>(&self, mode: Mode, f: TxFn<R>) -> Result<R> {
         let mut client = self.pool.get().await?;
         let t = client.build_transaction().read_only(mode == Mode::Read).start().await?;
+        if mode == Mode::WriteRelaxed {
+            t.batch_execute("SET LOCAL synchronous_commit = off").await?;
+        }
         let mut tx = PgTx { t };
         let result = f(&mut tx).await;
         match result {

@@ -1,6 +1,7 @@
 //! Embedded SQLite backend (the default).
 //!
-//! One file in WAL mode with `synchronous=FULL` (an acknowledged push survives a power cut).
+//! One file in WAL mode with `synchronous=FULL` (an acknowledged push survives a power cut);
+//! only [`Mode::WriteRelaxed`] transactions (a tus upload's offset) commit with `NORMAL`.
 //! SQLite allows one writer at a time, so there is exactly one writer connection, used under a
 //! mutex, and a small pool of read-only connections that read in parallel with it. All SQLite
 //! calls are blocking, so every transaction runs on tokio's blocking pool; the domain
@@ -106,6 +107,13 @@ impl SqliteBackend {
 
 /// Run `f` in a transaction on `conn` (on a blocking thread).
 fn run_in_tx<R>(conn: &mut Connection, mode: Mode, f: TxFn<R>) -> Result<R> {
+    if mode == Mode::WriteRelaxed {
+        // the WAL is fsynced by the next FULL commit (or checkpoint), not by this one
+        conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+        let result = run_in_tx(conn, Mode::Write, f);
+        conn.execute_batch("PRAGMA synchronous=FULL")?;
+        return result;
+    }
     conn.execute_batch(if mode == Mode::Write { "BEGIN IMMEDIATE" } else { "BEGIN" })?;
     let mut tx = SqliteTx { conn: &mut *conn };
     let result = futures_executor::block_on(f(&mut tx));
@@ -126,7 +134,7 @@ fn run_in_tx<R>(conn: &mut Connection, mode: Mode, f: TxFn<R>) -> Result<R> {
 impl Backend for SqliteBackend {
     async fn transact<R: Send + 'static>(&self, mode: Mode, f: TxFn<R>) -> Result<R> {
         match mode {
-            Mode::Write => {
+            Mode::Write | Mode::WriteRelaxed => {
                 let writer = self.writer.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut conn = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -9,7 +9,7 @@ use daiban_proto::record::{DeliveryRecord, Proof, RatingRecord};
 use daiban_proto::status::{AppStatus, Decision, DeliveryMode, ItemStatus, Stage};
 use daiban_proto::sync::{ChangeBody, EnrolRequest, ErrorCode, EventBody, EventResult};
 use daiban_proto::text::{PersonName, Remark};
-use daiban_proto::{Rating, ResidentId};
+use daiban_proto::{PhotoHash, Rating, ResidentId};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -436,6 +436,40 @@ async fn inbox_filters_and_paging(store: Arc<dyn Store>) {
     assert_eq!(cursor.to_string().parse::<daiban_centre::store::InboxCursor>().unwrap(), cursor);
 }
 
+/// A tus upload's record: offsets move (committed without a power-cut fsync, see
+/// `Mode::WriteRelaxed`, and still read back at once and by every later transaction), only its
+/// device sees it, completion records the photo, a discarded one is gone.
+async fn upload_offsets_and_completion(store: Arc<dyn Store>) {
+    let w = world(store).await;
+    let s = w.store.as_ref();
+    let (device, _) = w.device(w.village_a).await;
+    let (other, _) = w.device(w.village_a).await;
+    let bytes = b"\xFF\xD8 not really a photo, the store does not look".to_vec();
+    let hash = PhotoHash::of(&bytes);
+    let id = daiban_centre::store::UploadId::new().to_string();
+    let upload = daiban_centre::store::Upload { id: id.clone(), device_id: device.device_id, hash, length: 300_000, offset: 0, created_at: chrono::Utc::now() };
+    s.create_upload(upload).await.unwrap();
+    for offset in [131_072, 262_144] {
+        s.set_upload_offset(&id, offset).await.unwrap();
+        assert_eq!(s.upload(device.device_id, &id).await.unwrap().unwrap().offset, offset);
+    }
+    assert!(s.upload(other.device_id, &id).await.unwrap().is_none(), "another device's upload is not found");
+    // a write with full durability after the relaxed ones sees them
+    let (_, code) = w.device(w.village_b).await;
+    assert!(!code.is_empty());
+    assert_eq!(s.upload(device.device_id, &id).await.unwrap().unwrap().offset, 262_144);
+    assert_eq!(s.photos_missing(vec![hash]).await.unwrap(), vec![hash]);
+    s.complete_upload(&id, hash, 300_000).await.unwrap();
+    assert!(s.photos_missing(vec![hash]).await.unwrap().is_empty(), "the photo is recorded");
+
+    let dropped = daiban_centre::store::UploadId::new().to_string();
+    let upload = daiban_centre::store::Upload { id: dropped.clone(), device_id: device.device_id, hash: PhotoHash::of(b"other"), length: 10, offset: 0, created_at: chrono::Utc::now() };
+    s.create_upload(upload).await.unwrap();
+    s.set_upload_offset(&dropped, 5).await.unwrap();
+    s.discard_upload(&dropped).await.unwrap();
+    assert!(s.upload(device.device_id, &dropped).await.unwrap().is_none());
+}
+
 macro_rules! stories {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -470,4 +504,5 @@ stories!(
     delivery_task_and_rating,
     catalogue_publishing,
     inbox_filters_and_paging,
+    upload_offsets_and_completion,
 );
