@@ -115,7 +115,7 @@ fn offset_sql(open: bool) -> String {
 fn offset_page(conn: &rusqlite::Connection, sql: &str, township: i64, page: usize) -> usize {
     let mut stmt = conn.prepare_cached(sql).unwrap();
     let rows = stmt.query_map(rusqlite::params![township, PAGE, (page * PAGE as usize) as i64], |r| r.get::<_, Vec<u8>>(0)).unwrap();
-    rows.map(|r| r.unwrap()).count()
+    rows.collect::<rusqlite::Result<Vec<_>>>().unwrap().len()
 }
 
 fn http_path(base: &str, cursor: &Option<InboxCursor>) -> String {
