@@ -504,3 +504,19 @@ async fn the_network_coming_back_ends_a_back_off_at_once() {
     drop(rx);
     centre.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_answer_lost_on_the_way_is_asked_for_again_with_the_same_code() {
+    let centre = TestCentre::start().await;
+    let proxy = FaultProxy::start(centre.addr, None).await;
+    // The centre enrols the phone, but the answer is cut after its first bytes.
+    proxy.script(ScriptedFault { marker: b"POST /api/v1/enrol", occurrence: 1, after: 20, kind: FaultKind::Cut });
+    let (_d, store) = open_store();
+    let e = sync::enrol(&store, &proxy.url(), &centre.demo_code(), "王村代办员的手机").await.unwrap();
+    assert_eq!(proxy.stats.cuts.load(Ordering::Relaxed), 1, "the first answer was cut: the enrolment above is the second ask");
+    let auth = centre.store.authenticate_device(&e.token).await.unwrap();
+    assert_eq!(auth.device_id.to_string(), e.device_id);
+    assert_eq!(centre.store.devices(centre.township).await.unwrap().len(), 1, "enrolled once, not twice");
+    assert_eq!(store.enrolment().unwrap(), Some(e));
+    centre.stop().await;
+}

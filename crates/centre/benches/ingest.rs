@@ -334,7 +334,7 @@ async fn enrol_fleet(base: &str, w: &World, n: usize) -> Arc<Fleet> {
         let enrol = http
             .post(format!("{base}/api/v1/enrol"))
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .json(&EnrolRequest { code: code.code, device_name: format!("压测手机{i}") });
+            .json(&EnrolRequest { code: code.code, device_name: format!("压测手机{i}"), device_key: None });
         let resp: EnrolResponse = json(enrol).await;
         devices.push(Arc::new(Device { http, token: resp.token }));
     }

@@ -261,7 +261,7 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     assert_eq!(grids.len(), 1, "one QR code on screen");
     let (_, decoded) = grids[0].decode().unwrap();
     assert_eq!(decoded, link, "the QR says what the page says");
-    let enrolled = s.enrol(EnrolRequest { code: code.clone(), device_name: "新手机".into() }).await.unwrap();
+    let enrolled = s.enrol(EnrolRequest { code: code.clone(), device_name: "新手机".into(), device_key: None }).await.unwrap();
     assert_eq!(enrolled.village_name.zh, "王家村");
     let row = format!("tr[data-device='{}'] form button", dev_b.device_id);
     click(&c, &row).await;

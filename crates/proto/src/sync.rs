@@ -30,6 +30,22 @@ pub struct EnrolRequest {
     pub code: String,
     /// A name for the device so staff can tell devices apart ("王村代办员的手机").
     pub device_name: String,
+    /// A device token made by the phone for this enrolment ([`is_device_token`]): the centre
+    /// keeps only its fingerprint and answers with it as `token`. Asking again with the same
+    /// code and key returns the same answer, so an answer lost on a 2G link costs a retry,
+    /// not a new code. Without it the centre makes the token, and the code works once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+}
+
+/// Prefix of device tokens.
+pub const DEVICE_TOKEN_PREFIX: &str = "dbn_";
+
+/// Whether `s` has the form of a device token: [`DEVICE_TOKEN_PREFIX`] and 64 lower-case hex
+/// digits (256 random bits).
+pub fn is_device_token(s: &str) -> bool {
+    s.strip_prefix(DEVICE_TOKEN_PREFIX)
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

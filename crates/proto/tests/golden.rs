@@ -169,7 +169,7 @@ fn pull_response() {
 
 #[test]
 fn enrolment_and_errors() {
-    check("enrol_request", &EnrolRequest { code: "K7PQ-2M9X".into(), device_name: "王家村代办员".into() });
+    check("enrol_request", &EnrolRequest { code: "K7PQ-2M9X".into(), device_name: "王家村代办员".into(), device_key: None });
     check(
         "enrol_response",
         &EnrolResponse {

@@ -350,7 +350,7 @@ async fn run(client: Client, spec: LinkSpec, w: Arc<Workload>, work: &Path, limi
         }
         Client::Baseline => {
             let code = centre.demo_code();
-            let token = centre.store.enrol(EnrolRequest { code, device_name: "基准测试手机".into() }).await?.token;
+            let token = centre.store.enrol(EnrolRequest { code, device_name: "基准测试手机".into(), device_key: None }).await?.token;
             link.begin();
             let started = Instant::now();
             let (url, up, rep, w2) = (link.url(), link.watch_up(), baseline_report.clone(), w.clone());

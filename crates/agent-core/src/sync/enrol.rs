@@ -1,17 +1,17 @@
 //! Enrolment: exchange the one-time code township staff hand out (typed in, scanned from the
 //! QR, or read from a file in the demo) for this device's token, and keep it in the store.
 //!
-//! A code works once. If the answer is lost on the way back, the code is spent and the token
-//! with it, so enrolment retries only failures where the request provably never left the
-//! phone (no connection could be made); anything else is reported and the agent asks for a
-//! new code.
+//! A code works once, but the phone makes its own device token (`device_key`, 256 random
+//! bits) and sends it with the code: the centre keeps the token's fingerprint, and the same
+//! code asked again with the same key gets the same answer. So an answer lost on the way back
+//! (a cut link) is simply asked for again, with back-off, like any other request; the agent
+//! needs a new code only if the phone gave up (or restarted) before an answer came.
 
 use super::config::SyncConfig;
 use super::error::SyncError;
 use super::http::{build_client, parse_centre_url, Api};
 use super::settings::Enrolment;
 use crate::store::Store;
-use backon::Retryable;
 use daiban_proto::sync::{EnrolRequest, EnrolResponse};
 use reqwest::Method;
 use std::sync::Arc;
@@ -25,6 +25,14 @@ pub async fn enrol(store: &Store, centre_url: &str, code: &str, device_name: &st
     enrol_with(store, centre_url, code, device_name, &cfg).await
 }
 
+/// A device token of the form the centre expects ([`daiban_proto::sync::is_device_token`]).
+fn new_device_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    format!("{}{}", daiban_proto::sync::DEVICE_TOKEN_PREFIX, hex::encode(b))
+}
+
 pub(crate) async fn enrol_with(
     store: &Store,
     centre_url: &str,
@@ -34,13 +42,14 @@ pub(crate) async fn enrol_with(
 ) -> Result<Enrolment, SyncError> {
     let base = parse_centre_url(centre_url)?;
     let api = Api::new(build_client(cfg)?, base.clone(), None, cfg.clone());
-    let req = EnrolRequest { code: code.trim().to_string(), device_name: device_name.trim().to_string() };
+    let key = new_device_key();
+    let req = EnrolRequest { code: code.trim().to_string(), device_name: device_name.trim().to_string(), device_key: Some(key.clone()) };
     let url = api.url("/api/v1/enrol")?;
-    let resp: EnrolResponse = (|| api.json_once(api.request(Method::POST, url.clone()).json(&req)))
-        .retry(cfg.retry.builder())
-        .sleep(tokio::time::sleep)
-        .when(|e| matches!(e, SyncError::Unreachable(_)))
-        .await?;
+    let resp: EnrolResponse = api.json(|| Ok(api.request(Method::POST, url.clone()).json(&req))).await?;
+    if resp.token != key {
+        // a centre that predates device keys made its own token: fine, it is the token
+        tracing::info!("the centre issued its own device token");
+    }
     let enrolment = Enrolment {
         centre_url: base.as_str().trim_end_matches('/').to_string(),
         device_id: resp.device_id.to_string(),
@@ -58,4 +67,14 @@ pub(crate) async fn enrol_with(
     store.save_enrolment(&enrolment)?;
     tracing::info!(village = %enrolment.village_code, device = %enrolment.device_id, "enrolled");
     Ok(enrolment)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn device_keys_have_the_token_form_and_differ() {
+        let (a, b) = (super::new_device_key(), super::new_device_key());
+        assert!(daiban_proto::sync::is_device_token(&a), "{a}");
+        assert_ne!(a, b);
+    }
 }

@@ -167,15 +167,38 @@ pub(crate) async fn enrol(tx: &mut dyn Tx, req: &EnrolRequest, now: DateTime<Utc
     let name = daiban_proto::text::clean(&req.device_name, "设备名称", "device name", 60, false)
         .map_err(|e| invalid("device_name", e.to_string()))?;
     let bad_code = || refuse(ErrorCode::EnrolmentCode, "注册码无效、已使用或已过期,请向镇中心索取新码 / enrolment code unknown, used or expired");
+    let key = match &req.device_key {
+        Some(k) if daiban_proto::sync::is_device_token(k) => Some(k.clone()),
+        Some(_) => return Err(invalid("device_key", "设备密钥格式不对 / device_key must be dbn_ and 64 hex digits")),
+        None => None,
+    };
     let hash = secret::fingerprint(&secret::normalise_code(&req.code));
     let code = tx.enrolment_code_for_update(&hash).await?.ok_or_else(bad_code)?;
-    if code.used || code.expires_at <= now {
+    let holder = match &key {
+        Some(k) => tx.device_by_token_hash(&secret::fingerprint(k)).await?,
+        None => None,
+    };
+    if code.used {
+        // The same phone asking again (its answer was lost): the same answer, once more.
+        return match (holder, key) {
+            (Some(d), Some(key)) if !d.revoked && d.auth.village_id == code.village_id => {
+                let village = tx.village(code.village_id).await?.ok_or_else(bad_code)?;
+                let township = tx.township(village.township_id).await?.ok_or_else(bad_code)?;
+                Ok(EnrolResponse { device_id: d.auth.device_id, token: key, township: township.name, village_code: village.code.to_string(), village_name: village.name })
+            }
+            _ => Err(bad_code()),
+        };
+    }
+    if code.expires_at <= now {
         return Err(bad_code());
+    }
+    if holder.is_some() {
+        return Err(invalid("device_key", "此设备密钥已被使用,请重新生成 / device_key already in use, make a new one"));
     }
     let village = tx.village(code.village_id).await?.ok_or_else(bad_code)?;
     let township = tx.township(village.township_id).await?.ok_or_else(bad_code)?;
     let device_id = DeviceId::new();
-    let token = secret::new_device_token();
+    let token = key.unwrap_or_else(secret::new_device_token);
     tx.insert_device(device_id, village.id, &name, &secret::fingerprint(&token), now).await?;
     tx.use_enrolment_code(code.id, device_id, now).await?;
     let detail = serde_json::json!({ "village_id": village.id, "name": name });

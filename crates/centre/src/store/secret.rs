@@ -13,7 +13,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// Prefix that makes a leaked token recognisable (e.g. by secret scanners).
-const TOKEN_PREFIX: &str = "dbn_";
+use daiban_proto::sync::DEVICE_TOKEN_PREFIX as TOKEN_PREFIX;
 /// Crockford-style alphabet without 0/O, 1/I/L, U: easy to read out over the phone.
 const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ#@";
 

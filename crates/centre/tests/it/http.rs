@@ -68,7 +68,7 @@ impl Centre {
         let code = self.world.store.create_enrolment_code(admin, village, Duration::hours(1)).await.unwrap();
         let resp = self
             .request(reqwest::Method::POST, "/api/v1/enrol", None)
-            .json(&EnrolRequest { code: code.code, device_name: "测试手机".into() })
+            .json(&EnrolRequest { code: code.code, device_name: "测试手机".into(), device_key: None })
             .send()
             .await
             .unwrap();
@@ -165,7 +165,7 @@ async fn auth_failures() {
     error(bad, 401, ErrorCode::Unauthorized).await;
     let bad_code = c
         .request(reqwest::Method::POST, "/api/v1/enrol", None)
-        .json(&EnrolRequest { code: "AAAA-BBBB".into(), device_name: "x".into() })
+        .json(&EnrolRequest { code: "AAAA-BBBB".into(), device_name: "x".into(), device_key: None })
         .send()
         .await
         .unwrap();

@@ -30,20 +30,20 @@ async fn enrolment_and_revocation(store: Arc<dyn Store>) {
     let code = s.create_enrolment_code(w.admin, w.village_a, Duration::hours(1)).await.unwrap();
     // typed sloppily: lower case, spaces, no hyphen
     let typed = format!(" {} ", code.code.replace('-', " ").to_lowercase());
-    let resp = s.enrol(EnrolRequest { code: typed, device_name: "王家村代办员的手机".into() }).await.unwrap();
+    let resp = s.enrol(EnrolRequest { code: typed, device_name: "王家村代办员的手机".into(), device_key: None }).await.unwrap();
     assert_eq!(resp.village_code, "370611101201");
     assert_eq!(resp.village_name.zh, "王家村");
     assert_eq!(resp.township.zh, "桃源镇");
     let auth = s.authenticate_device(&resp.token).await.unwrap();
     assert_eq!((auth.device_id, auth.village_id, auth.township_id), (resp.device_id, w.village_a, w.township));
 
-    let again = s.enrol(EnrolRequest { code: code.code.clone(), device_name: "第二台".into() }).await;
+    let again = s.enrol(EnrolRequest { code: code.code.clone(), device_name: "第二台".into(), device_key: None }).await;
     assert_eq!(code_of(again), ErrorCode::EnrolmentCode, "a code works once");
     let expired = s.create_enrolment_code(w.admin, w.village_a, Duration::seconds(-1)).await.unwrap();
-    assert_eq!(code_of(s.enrol(EnrolRequest { code: expired.code, device_name: "x".into() }).await), ErrorCode::EnrolmentCode);
-    assert_eq!(code_of(s.enrol(EnrolRequest { code: "NOPE-NOPE".into(), device_name: "x".into() }).await), ErrorCode::EnrolmentCode);
+    assert_eq!(code_of(s.enrol(EnrolRequest { code: expired.code, device_name: "x".into(), device_key: None }).await), ErrorCode::EnrolmentCode);
+    assert_eq!(code_of(s.enrol(EnrolRequest { code: "NOPE-NOPE".into(), device_name: "x".into(), device_key: None }).await), ErrorCode::EnrolmentCode);
     let blank_name = s.create_enrolment_code(w.admin, w.village_a, Duration::hours(1)).await.unwrap();
-    assert_eq!(code_of(s.enrol(EnrolRequest { code: blank_name.code, device_name: "  ".into() }).await), ErrorCode::Validation);
+    assert_eq!(code_of(s.enrol(EnrolRequest { code: blank_name.code, device_name: "  ".into(), device_key: None }).await), ErrorCode::Validation);
 
     assert_eq!(code_of(s.create_enrolment_code(w.reviewer, w.village_a, Duration::hours(1)).await), ErrorCode::Forbidden);
     assert_eq!(code_of(s.create_enrolment_code(w.other_admin, w.village_a, Duration::hours(1)).await), ErrorCode::NotFound);
@@ -60,6 +60,36 @@ async fn enrolment_and_revocation(store: Arc<dyn Store>) {
     assert!(d.revoked_at.is_some() && d.last_seen_at.is_some());
     assert_eq!((d.queue_len, d.name.as_str(), d.village_name.zh.as_str()), (7, "王家村代办员的手机", "王家村"));
     assert!(s.devices(w.other_township).await.unwrap().is_empty(), "other township sees no devices of ours");
+}
+
+/// A phone that makes its own device key can ask again when the answer was lost: the same
+/// code with the same key gets the same answer, anything else does not.
+async fn enrolment_with_a_device_key_is_idempotent(store: Arc<dyn Store>) {
+    let w = world(store).await;
+    let s = w.store.as_ref();
+    let key = format!("dbn_{}", "7f".repeat(32));
+    let other_key = format!("dbn_{}", "a3".repeat(32));
+    let ask = |code: &str, key: &str| EnrolRequest { code: code.into(), device_name: "王家村代办员的手机".into(), device_key: Some(key.into()) };
+    let code = s.create_enrolment_code(w.admin, w.village_a, Duration::hours(1)).await.unwrap();
+    let first = s.enrol(ask(&code.code, &key)).await.unwrap();
+    assert_eq!(first.token, key, "the phone's key is the token");
+    assert_eq!(s.authenticate_device(&key).await.unwrap().device_id, first.device_id);
+    let again = s.enrol(ask(&code.code, &key)).await.unwrap();
+    assert_eq!(again, first, "asked again: the same answer");
+    assert_eq!(s.devices(w.township).await.unwrap().len(), 1, "one device, not two");
+    assert_eq!(code_of(s.enrol(ask(&code.code, &other_key)).await), ErrorCode::EnrolmentCode, "another phone cannot reuse the code");
+    assert_eq!(code_of(s.enrol(EnrolRequest { device_key: None, ..ask(&code.code, &key) }).await), ErrorCode::EnrolmentCode);
+
+    let fresh = s.create_enrolment_code(w.admin, w.village_b, Duration::hours(1)).await.unwrap();
+    assert_eq!(code_of(s.enrol(ask(&fresh.code, "dbn_short")).await), ErrorCode::Validation, "malformed key");
+    assert_eq!(code_of(s.enrol(ask(&fresh.code, &key)).await), ErrorCode::Validation, "a key already in use");
+    assert_eq!(s.enrol(ask(&code.code, &key)).await.unwrap(), first, "the refusals left the first enrolment as it was");
+    let used_elsewhere = s.create_enrolment_code(w.admin, w.village_b, Duration::hours(1)).await.unwrap();
+    s.enrol(ask(&used_elsewhere.code, &other_key)).await.unwrap();
+    assert_eq!(code_of(s.enrol(ask(&used_elsewhere.code, &key)).await), ErrorCode::EnrolmentCode, "a code used by another phone");
+
+    s.revoke_device(w.admin, first.device_id).await.unwrap();
+    assert_eq!(code_of(s.enrol(ask(&code.code, &key)).await), ErrorCode::EnrolmentCode, "no replay for a revoked device");
 }
 
 async fn staff_accounts(store: Arc<dyn Store>) {
@@ -495,6 +525,7 @@ macro_rules! stories {
 
 stories!(
     enrolment_and_revocation,
+    enrolment_with_a_device_key_is_idempotent,
     staff_accounts,
     push_is_idempotent,
     concurrent_duplicate_push,

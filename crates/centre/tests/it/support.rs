@@ -127,7 +127,7 @@ impl World {
         let code = self.store.create_enrolment_code(admin, village, Duration::hours(1)).await.unwrap();
         let resp = self
             .store
-            .enrol(EnrolRequest { code: code.code, device_name: "测试手机".into() })
+            .enrol(EnrolRequest { code: code.code, device_name: "测试手机".into(), device_key: None })
             .await
             .unwrap();
         (self.store.authenticate_device(&resp.token).await.unwrap(), resp.token)

@@ -305,7 +305,7 @@ pub async fn enrol(http: &reqwest::Client, base: &str, code: &str) -> Result<Enr
     let req = http
         .post(format!("{base}/api/v1/enrol"))
         .header(PROTOCOL_HEADER, "1")
-        .json(&EnrolRequest { code: code.into(), device_name: "模拟设备".into() });
+        .json(&EnrolRequest { code: code.into(), device_name: "模拟设备".into(), device_key: None });
     json(req).await
 }
 
