@@ -63,7 +63,7 @@ pub fn resident(n: u16, birth_year: i32) -> ResidentInput {
         village_group: "第三村民小组".into(),
         address: "王家村东街12号".into(),
         elderly: None,
-        mobility_limited: n % 2 == 0,
+        mobility_limited: n.is_multiple_of(2),
     }
     .parse(today())
     .unwrap()
