@@ -50,6 +50,12 @@ async fn enrolled_store(centre_url: &str, code: &str) -> (tempfile::TempDir, Sto
     (dir, store)
 }
 
+/// Engine options whose timers are an hour away: only `offline_probe` (or a trigger) moves it.
+fn quiet_engine(config: sync::SyncConfig, offline_probe: RetryPolicy) -> EngineOptions {
+    let hour = Duration::from_secs(3600);
+    EngineOptions { config, busy_interval: hour, idle_interval: hour, offline_probe, ..EngineOptions::default() }
+}
+
 /// Wait (bounded) until the engine's status satisfies `want`.
 async fn status_until(rx: &mut watch::Receiver<SyncStatus>, what: &str, want: impl Fn(&SyncStatus) -> bool) -> SyncStatus {
     let wait = tokio::time::timeout(Duration::from_secs(120), async {
@@ -443,13 +449,7 @@ async fn the_engine_probes_while_offline_and_syncs_when_the_network_returns() {
     let app = capture(&store, 60, "residence_certificate", &mut real_photos());
     proxy.set_down(true);
     // Timers far away: only the probe can bring the engine back.
-    let options = EngineOptions {
-        config: test_config(),
-        busy_interval: Duration::from_secs(3600),
-        idle_interval: Duration::from_secs(3600),
-        offline_probe: RetryPolicy { attempts: 0, min_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200) },
-        ..EngineOptions::default()
-    };
+    let options = quiet_engine(test_config(), RetryPolicy { attempts: 0, min_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200) });
     let handle = sync::start_with(store.clone(), None, None, options);
     let mut rx = handle.status();
     let s = status_until(&mut rx, "offline", |s| s.last_error.is_some() && !s.running()).await;
@@ -477,13 +477,7 @@ async fn the_network_coming_back_ends_a_back_off_at_once() {
     // timers are an hour away: only the wake-up can bring the run back within the bound.
     let long = Duration::from_secs(600);
     let config = sync::SyncConfig { retry: RetryPolicy { attempts: 3, min_delay: long, max_delay: long }, ..test_config() };
-    let options = EngineOptions {
-        config,
-        busy_interval: Duration::from_secs(3600),
-        idle_interval: Duration::from_secs(3600),
-        offline_probe: RetryPolicy { attempts: 0, min_delay: Duration::from_secs(3600), max_delay: Duration::from_secs(3600) },
-        ..EngineOptions::default()
-    };
+    let options = quiet_engine(config, RetryPolicy { attempts: 0, min_delay: Duration::from_secs(3600), max_delay: Duration::from_secs(3600) });
     let handle = sync::start_with(store.clone(), None, None, options);
     let mut rx = handle.status();
     status_until(&mut rx, "pushing", |s| s.running()).await;
