@@ -333,7 +333,10 @@ async fn run(client: Client, spec: LinkSpec, w: Arc<Workload>, work: &Path, limi
             enrol(&store, &link.url(), &centre.demo_code(), "基准测试手机").await?;
             link.begin();
             let started = Instant::now();
-            let handle = start_with(store.clone(), None, None, EngineOptions::default());
+            // DAIBAN_LINK_PARALLEL: photo uploads at a time (default: SyncConfig's)
+            let mut options = EngineOptions::default();
+            options.config.parallel_uploads = env_or("DAIBAN_LINK_PARALLEL", options.config.parallel_uploads);
+            let handle = start_with(store.clone(), None, None, options);
             // the phone's connectivity callback: the link is back, sync now
             let mut up = link.watch_up();
             let trigger = handle.clone();

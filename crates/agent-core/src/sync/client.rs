@@ -13,7 +13,7 @@
 //!    transaction, until `more` is false. (Before the photos, so that decisions reach a 2G
 //!    phone without waiting for megabytes of photos.)
 //! 3. **Photos** of acknowledged events, in queue order: ask which ones the centre lacks, mark
-//!    the rest uploaded, send the missing ones over tus, [`PARALLEL_UPLOADS`] at a time —
+//!    the rest uploaded, send the missing ones over tus, `SyncConfig::parallel_uploads` at a time —
 //!    unless the link is metered and the agent keeps photos for Wi-Fi or the month's data
 //!    budget is spent. Events captured meanwhile are pushed between photo batches.
 //! 4. **Pull** once more if photos went out (staff may have decided in the meantime).
@@ -48,11 +48,6 @@ use tokio::sync::watch;
 
 /// Photos looked at per photos/missing query.
 const PHOTO_BATCH: usize = 50;
-/// Photos uploaded at the same time. Each chunk waits a round trip (and any lost segment's
-/// retransmission) for its answer, during which one upload alone leaves the link idle: over an
-/// emulated 3G link a single upload used 66% of it. A second upload fills those gaps; more
-/// would only share the link further, and a cut costs each upload its chunk in flight.
-const PARALLEL_UPLOADS: usize = 2;
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -446,7 +441,7 @@ impl<'a> Run<'a> {
             let url = self.api.url("/api/v1/photos/missing")?;
             let missing: PhotosMissingResponse = self.api.json(|| Ok(self.api.request(Method::POST, url.clone()).json(&req))).await?;
             let missing: HashSet<PhotoHash> = missing.missing.into_iter().collect();
-            // Start uploads while fewer than PARALLEL_UPLOADS run; after an error (or when
+            // Start uploads while fewer than `parallel_uploads` run; after an error (or when
             // the budget is reached) start none, let the running ones finish, then stop.
             let (api, client, store) = (self.api.clone(), self.client, self.store);
             let mut waiting = batch.iter();
@@ -454,7 +449,7 @@ impl<'a> Run<'a> {
             let mut reserved = 0u64;
             let mut error = None;
             loop {
-                while error.is_none() && !self.held && running.len() < PARALLEL_UPLOADS {
+                while error.is_none() && !self.held && running.len() < self.api.cfg.parallel_uploads.max(1) {
                     let Some(photo) = waiting.next() else { break };
                     if !missing.contains(&photo.hash) {
                         self.uploaded(photo, false, 0)?;

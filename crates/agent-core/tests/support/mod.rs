@@ -134,6 +134,7 @@ pub fn test_config() -> SyncConfig {
         request_timeout: Duration::from_secs(10),
         stall_timeout: Duration::from_millis(1500),
         chunk_size: 32 * 1024,
+        parallel_uploads: 2,
         retry: RetryPolicy { attempts: 6, min_delay: Duration::from_millis(5), max_delay: Duration::from_millis(100) },
         queue_backoff: RetryPolicy { attempts: 0, min_delay: Duration::ZERO, max_delay: Duration::ZERO },
     }
