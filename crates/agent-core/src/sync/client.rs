@@ -449,7 +449,7 @@ impl<'a> Run<'a> {
             let mut reserved = 0u64;
             let mut error = None;
             loop {
-                while error.is_none() && !self.held && running.len() < self.api.cfg.parallel_uploads.max(1) {
+                while error.is_none() && !self.held && running.len() < sizer.uploads_at_a_time(self.api.cfg.parallel_uploads) {
                     let Some(photo) = waiting.next() else { break };
                     if !missing.contains(&photo.hash) {
                         self.uploaded(photo, false, 0)?;

@@ -45,6 +45,9 @@ const CHUNK_SECONDS: f64 = 4.0;
 /// The smallest chunk: below this the ~0.5 KB of headers per request and the centre's fsync
 /// per chunk start to count.
 const MIN_CHUNK: usize = 16 * 1024;
+/// Bytes per second of one upload above which the link counts as fast (about 400 kbit/s for
+/// two uploads together).
+const FAST_UPLOAD: f64 = 24.0 * 1024.0;
 
 /// Chunk sizes that follow the link: the rate the last chunks went at (bytes over the time
 /// from sending to the answer, round trip included), times [`CHUNK_SECONDS`], within
@@ -63,6 +66,19 @@ impl ChunkSizer {
         match *self.rate.lock().unwrap_or_else(|p| p.into_inner()) {
             None => (2 * MIN_CHUNK).clamp(min, max),
             Some(rate) => ((rate * CHUNK_SECONDS) as usize).clamp(min, max),
+        }
+    }
+
+    /// How many uploads may run at once: `max`, but at most two until the link has shown it
+    /// is faster than 2G/EDGE ([`FAST_UPLOAD`] per upload). On a fast link a third upload
+    /// fills the gaps the others leave while they wait for an answer or a lost segment; on a
+    /// slow one two already keep it busy, and more would only add request headers (smaller
+    /// chunks each).
+    pub(crate) fn uploads_at_a_time(&self, max: usize) -> usize {
+        let max = max.max(1);
+        match *self.rate.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(rate) if rate >= FAST_UPLOAD => max,
+            _ => max.min(2),
         }
     }
 
@@ -296,5 +312,18 @@ mod tests {
         let slow = ChunkSizer::default();
         slow.observe(1000, Duration::from_secs(10));
         assert_eq!(slow.next(max), MIN_CHUNK);
+    }
+
+    #[test]
+    fn a_third_upload_only_on_a_link_faster_than_2g() {
+        let sizer = ChunkSizer::default();
+        assert_eq!(sizer.uploads_at_a_time(3), 2, "unknown link: two");
+        assert_eq!(sizer.uploads_at_a_time(1), 1, "never above the setting");
+        sizer.observe(32 * 1024, Duration::from_millis(3500)); // 2G share: ~9 KB/s
+        assert_eq!(sizer.uploads_at_a_time(3), 2);
+        let fast = ChunkSizer::default();
+        fast.observe(128 * 1024, Duration::from_secs(2)); // 3G share: 64 KiB/s
+        assert_eq!(fast.uploads_at_a_time(3), 3);
+        assert_eq!(fast.uploads_at_a_time(0), 1, "at least one");
     }
 }
