@@ -284,3 +284,33 @@ async fn openapi_lists_every_route_the_router_serves() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&served.text().await.unwrap()).unwrap(), doc);
     c.stop().await;
 }
+
+#[tokio::test]
+async fn sync_answers_are_gzipped_for_clients_that_ask_and_staff_pages_are_not() {
+    let c = Centre::start().await;
+    let (dev, _) = c.enrol(c.world.village_a).await;
+    // the world's township has published its catalogue: the first pull carries it
+    // a client that decodes nothing by itself, so the encoding stays visible
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let pull = |gzip: bool| {
+        let r = raw.get(c.url("/api/v1/changes?after=0")).header(PROTOCOL_HEADER, "1").bearer_auth(&dev.token);
+        if gzip { r.header("accept-encoding", "gzip") } else { r }
+    };
+    let plain = pull(false).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let zipped = pull(true).send().await.unwrap();
+    assert_eq!(zipped.status(), 200);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let zipped = zipped.bytes().await.unwrap();
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut decoded).unwrap();
+    let (a, b): (PullResponse, PullResponse) = (serde_json::from_slice(&plain).unwrap(), serde_json::from_slice(&decoded).unwrap());
+    assert_eq!(a, b, "the same answer");
+    assert!(!a.changes.is_empty(), "the catalogue is in the feed");
+    assert!(zipped.len() * 3 < plain.len(), "catalogue JSON compresses well: {} of {} bytes", zipped.len(), plain.len());
+
+    let page = raw.get(c.url("/staff/login")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("content-encoding").is_none(), "staff pages carry CSRF tokens: never compressed");
+}
