@@ -348,6 +348,11 @@ async fn run(client: Client, spec: LinkSpec, w: Arc<Workload>, work: &Path, limi
                 }
             }));
             let progress = watch_centre(&centre, &w, started, limit).await;
+            // the centre has everything; the phone records the last answers a moment later
+            let settle = Instant::now();
+            while !store.outbox_summary()?.is_empty() && settle.elapsed() < Duration::from_secs(30) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             let summary = store.outbox_summary()?;
             (progress, format!("{} events, {} photos left on the phone", summary.pending_events, summary.pending_photos))
         }
