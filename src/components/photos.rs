@@ -23,6 +23,12 @@ pub fn Thumbs(photos: Vec<PhotoRef>, #[props(default)] on_remove: Option<EventHa
                 div { class: "thumb", key: "{p.hash}",
                     if let Some(url) = ctx.thumb_url(&p.hash) {
                         img { src: "{url}", alt: lang.t("材料照片", "document photo") }
+                    } else if ctx.store.photo_purged(&p.hash).unwrap_or(false) {
+                        span { class: "thumb-gone",
+                            {lang.t("已按保留期限从手机删除，中心留存", "Removed from the phone after the retention period; kept at the centre")}
+                        }
+                    } else {
+                        span { class: "thumb-gone", {lang.t("照片无法显示", "Photo cannot be shown")} }
                     }
                     if let Some(h) = on_remove {
                         button { class: "remove", "aria-label": lang.t("删除这张", "Remove"),

@@ -52,8 +52,10 @@ async fn photos_of_closed_cases_leave_the_phone_after_the_retention_period() {
     for h in &closed_photos {
         assert!(!store.photos().contains(h), "file of {h:?} deleted");
         assert!(daiban_agent_core::thumbnail::thumbnail(&store, h).is_err());
+        assert!(store.photo_purged(h).unwrap(), "the screens can tell why");
     }
     for h in &open_photos {
+        assert!(!store.photo_purged(h).unwrap());
         assert_eq!(PhotoHash::of(&store.photos().read(h).unwrap()), *h, "open case's photo kept whole");
     }
     assert_eq!(store.check_integrity().unwrap(), Vec::<String>::new(), "a purged file is not a missing file");

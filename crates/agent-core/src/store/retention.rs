@@ -15,6 +15,7 @@ use super::{ts, Result, Store};
 use chrono::{DateTime, Duration, Utc};
 use daiban_proto::status::AppStatus;
 use daiban_proto::PhotoHash;
+use rusqlite::OptionalExtension;
 
 /// What a purge did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,6 +74,16 @@ impl Store {
     /// How many days photos of closed cases are kept on this phone (the agent's setting).
     pub fn photo_retention_days(&self) -> Result<u32> {
         Ok(self.meta(RETENTION_KEY)?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_PHOTO_RETENTION_DAYS))
+    }
+
+    /// Whether this photo's file was removed by retention (the screens then say so instead of
+    /// showing a broken picture).
+    pub fn photo_purged(&self, hash: &PhotoHash) -> Result<bool> {
+        let conn = self.conn();
+        let purged: Option<Option<String>> = conn
+            .query_row("SELECT purged_at FROM photos WHERE hash = ?1", [hash.to_hex()], |r| r.get(0))
+            .optional()?;
+        Ok(matches!(purged, Some(Some(_))))
     }
 
     pub fn set_photo_retention_days(&self, days: u32) -> Result<()> {

@@ -299,18 +299,20 @@ pub(super) async fn patch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let (id, u) = own_upload(&s, &device, &id).await?;
     if headers.get(axum::http::header::CONTENT_TYPE).is_none_or(|v| v != "application/offset+octet-stream") {
         return Err(AppError::bad_request("Content-Type 应为 application/offset+octet-stream").with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
     let offset = header_u64(&headers, &UPLOAD_OFFSET)?
         .ok_or_else(|| AppError::bad_request("缺少 Upload-Offset / Upload-Offset is required").with_field("Upload-Offset"))?;
     let mut checksum = chunk_checksum(&headers)?;
-    let _writing = claim(&s.uploads_in_flight, &u.id).ok_or_else(|| {
+    // Claim the id, then read the upload once: under the claim no other request moves its
+    // offset. (Claiming an id that is not this device's only makes a concurrent request on
+    // it wait a moment; the read below refuses it with 404.)
+    let canonical = id.parse::<UploadId>().map(|i| i.to_string()).unwrap_or(id);
+    let _writing = claim(&s.uploads_in_flight, &canonical).ok_or_else(|| {
         AppError::new(ErrorCode::Conflict, "此上传正在写入,请稍后重试 / this upload is being written, retry shortly").with_status(StatusCode::LOCKED)
     })?;
-    // Re-read under the claim: a request that just finished may have moved the offset.
-    let (_, u) = own_upload(&s, &device, &u.id).await?;
+    let (id, u) = own_upload(&s, &device, &canonical).await?;
     let u = recover_lost_staging(&s, &id, u).await?;
     if offset != u.offset {
         return Err(AppError::new(

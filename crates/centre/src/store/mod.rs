@@ -175,8 +175,9 @@ pub(crate) enum Mode {
     Write,
     /// A write that survives a crash of the centre but may be lost, with the last few before
     /// it, in a power cut (SQLite `synchronous=NORMAL`, PostgreSQL `synchronous_commit=off`):
-    /// only for records whose loss costs a resend and nothing else — a tus upload's offset
-    /// (the client resumes from the older offset; the bytes are fsynced in the file).
+    /// only for records whose loss costs a resend and nothing else — a tus upload's creation
+    /// and offset (the client starts again, or resumes from the older offset whose bytes are
+    /// fsynced in the file). A finished upload's record is a full write.
     WriteRelaxed,
 }
 
@@ -313,7 +314,9 @@ impl<B: Backend> Store for Db<B> {
         run!(self, Read, |tx| ops::photo_upload_allowed(tx, device, &hash).await)
     }
     async fn create_upload(&self, upload: Upload) -> Result<()> {
-        run!(self, Write, |tx, upload| tx.insert_upload(&upload).await)
+        // relaxed: lost only in a power cut, when the client's HEAD finds no upload and it
+        // starts a new one
+        run!(self, WriteRelaxed, |tx, upload| tx.insert_upload(&upload).await)
     }
     async fn upload(&self, device: DeviceId, id: &str) -> Result<Option<Upload>> {
         let id = id.to_string();

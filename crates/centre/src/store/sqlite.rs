@@ -1,7 +1,7 @@
 //! Embedded SQLite backend (the default).
 //!
 //! One file in WAL mode with `synchronous=FULL` (an acknowledged push survives a power cut);
-//! only [`Mode::WriteRelaxed`] transactions (a tus upload's offset) commit with `NORMAL`.
+//! only [`Mode::WriteRelaxed`] transactions (a tus upload's creation and offset) commit with `NORMAL`.
 //! SQLite allows one writer at a time, so there is exactly one writer connection, used under a
 //! mutex, and a small pool of read-only connections that read in parallel with it. All SQLite
 //! calls are blocking, so every transaction runs on tokio's blocking pool; the domain
