@@ -33,10 +33,8 @@ use futures_util::StreamExt;
 use sha2::digest::DynDigest;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::io::SeekFrom;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 const TUS_VERSION: &str = "1.0.0";
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
@@ -326,13 +324,7 @@ pub(super) async fn patch(
     }
 
     let path = staging_path(&s, &id);
-    let mut file = tokio::fs::OpenOptions::new().write(true).open(&path).await?;
-    // Bytes past the acknowledged offset (from a request cut before it answered) are dropped.
-    file.set_len(offset).await?;
-    file.seek(SeekFrom::Start(offset)).await?;
-    // A chunk (128 KiB from agent-core) gathers in memory and reaches the file in one write,
-    // not one blocking-pool round trip per network frame; larger chunks go 1 MiB at a time.
-    let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let mut file = Staging::new(path.clone(), offset);
     let room = u.length - offset;
     let mut written: u64 = 0;
     let mut stream = body.into_data_stream();
@@ -344,65 +336,134 @@ pub(super) async fn patch(
             Ok(Some(Ok(bytes))) => bytes,
         };
         if written + frame.len() as u64 > room {
-            file.get_mut().set_len(offset).await?;
+            file.truncate(offset).await?;
             return Err(AppError::new(ErrorCode::PayloadTooLarge, "数据超出 Upload-Length / data beyond Upload-Length"));
         }
-        file.write_all(&frame).await?;
         if let Some((h, _)) = checksum.as_mut() {
             h.update(&frame);
         }
         written += frame.len() as u64;
+        file.push(&frame).await?;
     };
     if let Some(why) = cut {
         // A chunk with a checksum is all or nothing; without one, keep what arrived.
-        let keep = if checksum.is_some() { 0 } else { written };
-        if keep > 0 {
-            file.flush().await?;
-        }
-        let file = file.get_mut();
-        file.set_len(offset + keep).await?;
-        file.sync_data().await?;
-        if keep > 0 {
-            s.store.set_upload_offset(&u.id, offset + keep).await?;
+        if checksum.is_some() {
+            file.truncate(offset).await?;
+        } else if written > 0 {
+            file.write(true).await?;
+            s.store.set_upload_offset(&u.id, offset + written).await?;
         }
         return Err(AppError::bad_request(format!("上传中断({why}),请从 Upload-Offset 继续 / upload interrupted ({why}); resume from Upload-Offset")));
     }
     if let Some((h, want)) = checksum {
         if h.finalize().as_ref() != want.as_slice() {
-            // unwritten bytes stay in the buffer, dropped with it
-            file.get_mut().set_len(offset).await?;
+            file.truncate(offset).await?;
             return Err(checksum_mismatch("本段数据校验失败,请重发 / chunk checksum mismatch, send it again"));
         }
     }
-    file.flush().await?;
     let new_offset = offset + written;
     if new_offset < u.length {
-        file.get_mut().sync_data().await?;
-        drop(file);
+        file.write(true).await?;
         s.store.set_upload_offset(&u.id, new_offset).await?;
         return Ok(no_content(new_offset));
     }
     // The last chunk: no fsync here, the photo store fsyncs the file as it moves it in (a
     // crash before that resumes from the last recorded offset). One read serves the hash
-    // and the JPEG check.
-    drop(file);
-    let whole = tokio::fs::read(&path).await?;
-    if PhotoHash(Sha256::digest(&whole).into()) != u.hash {
+    // and the JPEG check, on the blocking pool with the write.
+    file.write(false).await?;
+    let checked = tokio::task::spawn_blocking(move || -> std::io::Result<(PhotoHash, Result<(), String>)> {
+        let whole = std::fs::read(&path)?;
+        Ok((PhotoHash(Sha256::digest(&whole).into()), crate::photo_check::check(&whole).map_err(|e| e.to_string())))
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    let path = staging_path(&s, &id);
+    if checked.0 != u.hash {
         tokio::fs::remove_file(&path).await?;
         s.store.discard_upload(&u.id).await?;
         return Err(checksum_mismatch("照片内容与其SHA-256不符,已丢弃,请重新上传 / the photo does not match its sha256; upload discarded, start again"));
     }
-    if let Err(why) = crate::photo_check::check(&whole) {
+    if let Err(why) = checked.1 {
         tokio::fs::remove_file(&path).await?;
         s.store.discard_upload(&u.id).await?;
         return Err(AppError::new(ErrorCode::Validation, format!("{why}，已丢弃 / upload discarded")).with_field("photo"));
     }
-    drop(whole);
     let _gate = s.photo_gate.lock(&u.hash).await;
     s.blobs.put_file(&u.hash, &path).await?;
     s.store.complete_upload(&u.id, u.hash, u.length).await?;
     tracing::info!(photo = %u.hash, bytes = u.length, device = %device.device_id, "photo stored");
     Ok(no_content(new_offset))
+}
+
+/// A `PATCH`'s bytes on their way into the upload's staging file: gathered in memory and
+/// written with one blocking-pool call per MiB (open, drop bytes past the acknowledged offset,
+/// write, fdatasync), instead of one per network frame and file operation — each
+/// `tokio::fs` call is a thread hand-off, and they were most of a chunk's cost.
+struct Staging {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    /// Where the bytes in `buf` go.
+    at: u64,
+    buf: Vec<u8>,
+}
+
+const STAGING_BUFFER: usize = 1 << 20;
+
+impl Staging {
+    fn new(path: PathBuf, offset: u64) -> Self {
+        Self { path, file: None, at: offset, buf: Vec::new() }
+    }
+
+    async fn push(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(frame);
+        if self.buf.len() >= STAGING_BUFFER {
+            self.write(false).await?;
+        }
+        Ok(())
+    }
+
+    /// Write what is gathered (the first write truncates the file to where it starts), and
+    /// fdatasync if `sync`.
+    async fn write(&mut self, sync: bool) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let (path, file, at, buf) = (self.path.clone(), self.file.take(), self.at, std::mem::take(&mut self.buf));
+        let (file, at) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let file = match file {
+                Some(f) => f,
+                None => {
+                    let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+                    // bytes past the acknowledged offset (a request cut before it answered)
+                    f.set_len(at)?;
+                    f
+                }
+            };
+            file.write_all_at(&buf, at)?;
+            if sync {
+                file.sync_data()?;
+            }
+            Ok((file, at + buf.len() as u64))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        (self.file, self.at) = (Some(file), at);
+        Ok(())
+    }
+
+    /// Drop everything of this request: the file ends at `offset` again, durably.
+    async fn truncate(&mut self, offset: u64) -> std::io::Result<()> {
+        self.buf.clear();
+        let (path, file) = (self.path.clone(), self.file.take());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let file = match file {
+                Some(f) => f,
+                None => std::fs::OpenOptions::new().write(true).open(&path)?,
+            };
+            file.set_len(offset)?;
+            file.sync_data()
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
 }
 
 #[cfg(test)]
