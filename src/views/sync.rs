@@ -134,15 +134,23 @@ pub fn SyncView() -> Element {
 }
 
 /// What the agent typed or scanned: either a bare code, or the enrolment link the staff UI
-/// shows as a QR code (`daiban://enrol?centre=<url>&code=<code>`). Returns (centre, code).
-pub fn parse_enrolment(input: &str) -> (Option<String>, String) {
+/// shows as a QR code (`daiban://enrol?centre=<url>&code=<code>[&pin=sha256:<hex>]`; the pin
+/// is the centre's certificate when it has its own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrolInput {
+    pub centre: Option<String>,
+    pub code: String,
+    pub pin: Option<String>,
+}
+
+pub fn parse_enrolment(input: &str) -> EnrolInput {
     let s = input.trim();
     match url::Url::parse(s) {
         Ok(u) if u.scheme() == "daiban" => {
             let get = |k: &str| u.query_pairs().find(|(key, _)| key == k).map(|(_, v)| v.into_owned());
-            (get("centre"), get("code").unwrap_or_default())
+            EnrolInput { centre: get("centre"), code: get("code").unwrap_or_default(), pin: get("pin") }
         }
-        _ => (None, s.to_string()),
+        _ => EnrolInput { centre: None, code: s.to_string(), pin: None },
     }
 }
 
@@ -161,7 +169,7 @@ fn EnrolForm() -> Element {
     let store = ctx.store.clone();
     let sync = ctx.sync.clone();
     let enrol = move |_| {
-        let (linked_centre, the_code) = parse_enrolment(&code());
+        let EnrolInput { centre: linked_centre, code: the_code, pin } = parse_enrolment(&code());
         let url = linked_centre.unwrap_or_else(|| centre.cloned());
         if url.trim().is_empty() || the_code.is_empty() {
             return error.set(Some(lang.t("请填写中心地址和注册码", "Enter the centre address and the code").into()));
@@ -169,7 +177,7 @@ fn EnrolForm() -> Element {
         let (store, sync) = (store.clone(), sync.clone());
         busy.set(true);
         spawn(async move {
-            let r = daiban_agent_core::sync::enrol(&store, &url, &the_code, &name.peek()).await;
+            let r = daiban_agent_core::sync::enrol_pinned(&store, &url, &the_code, &name.peek(), pin.as_deref()).await;
             busy.set(false);
             match r {
                 Ok(_) => {
@@ -198,14 +206,19 @@ fn EnrolForm() -> Element {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_enrolment;
+    use super::{parse_enrolment, EnrolInput};
 
     #[test]
     fn accepts_a_code_or_the_scanned_link() {
-        assert_eq!(parse_enrolment(" K7PQ-2M9X "), (None, "K7PQ-2M9X".to_string()));
+        assert_eq!(parse_enrolment(" K7PQ-2M9X "), EnrolInput { centre: None, code: "K7PQ-2M9X".into(), pin: None });
         assert_eq!(
             parse_enrolment("daiban://enrol?centre=http%3A%2F%2F127.0.0.1%3A8080&code=K7PQ-2M9X"),
-            (Some("http://127.0.0.1:8080".to_string()), "K7PQ-2M9X".to_string())
+            EnrolInput { centre: Some("http://127.0.0.1:8080".into()), code: "K7PQ-2M9X".into(), pin: None }
+        );
+        assert_eq!(
+            parse_enrolment("daiban://enrol?centre=https%3A%2F%2F10.0.0.2&code=K7PQ-2M9X&pin=sha256%3Aab12").pin.as_deref(),
+            Some("sha256:ab12"),
+            "a centre with its own certificate"
         );
     }
 }

@@ -514,3 +514,30 @@ async fn an_enrolment_answer_lost_on_the_way_is_asked_for_again_with_the_same_co
     assert_eq!(store.enrolment().unwrap(), Some(e));
     centre.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_centre_with_its_own_certificate_is_trusted_by_the_pin_in_its_link_and_only_then() {
+    let (centre, der) = TestCentre::start_tls().await;
+    let pin = sync::CertPin::of(&der).to_string();
+    let (_d, store) = open_store();
+    // No public CA vouches for it: refused at once (not retried), clearly, nothing saved.
+    let e = sync::enrol(&store, &centre.url, &centre.demo_code(), "王村代办员的手机").await.unwrap_err();
+    assert!(matches!(e, SyncError::UntrustedCertificate(_)) && e.stops_sync(), "{e:?}");
+    assert!(e.to_string().starts_with("便民服务中心的证书不受信任"), "{e}");
+    let wrong = sync::CertPin::of(b"another certificate").to_string();
+    let e = sync::enrol_pinned(&store, &centre.url, &centre.demo_code(), "王村代办员的手机", Some(&wrong)).await.unwrap_err();
+    assert!(matches!(e, SyncError::UntrustedCertificate(_)), "another pin: {e:?}");
+    assert!(sync::enrol_pinned(&store, &centre.url, &centre.demo_code(), "x", Some("sha256:12")).await.is_err(), "a malformed pin");
+    assert_eq!(store.enrolment().unwrap(), None);
+
+    // The pin from the link: enrolled, the pin kept, and every later request trusts it.
+    let e = sync::enrol_pinned(&store, &centre.url, &centre.demo_code(), "王村代办员的手机", Some(&pin)).await.unwrap();
+    assert_eq!(e.cert_pin.map(|p| p.to_string()), Some(pin.clone()));
+    assert_eq!(store.enrolment().unwrap().unwrap().cert_pin, e.cert_pin, "kept with the enrolment");
+    let app = capture(&store, 80, "residence_certificate", &mut real_photos());
+    let report = sync_client(&store).run_once().await.unwrap();
+    assert!(report.photos_uploaded > 0, "{report:?}");
+    assert_eq!(store.application(app).unwrap().status, AppStatus::Received);
+    assert_photos_identical(&centre, &store, photos_of(&store, app)).await;
+    centre.stop().await;
+}

@@ -100,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
             let mut state = state(&database, &photos).await?;
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => {
-                    state = state.with_web(WebConfig { secure_cookies: true, ..WebConfig::default() });
+                    state = state.with_web(WebConfig { secure_cookies: true, cert_pin: Some(tls::leaf_pin(&cert)?), ..WebConfig::default() });
                     Some(tls::server_config(&cert, &key)?)
                 }
                 _ => None,

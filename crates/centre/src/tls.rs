@@ -50,6 +50,17 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
+/// `sha256:<hex>` of the first (leaf) certificate in a PEM file: what enrolment links carry so
+/// that phones trust this certificate even if no public CA signed it.
+pub fn leaf_pin(cert: &Path) -> Result<String, TlsError> {
+    use sha2::{Digest, Sha256};
+    let leaf = CertificateDer::pem_file_iter(cert)
+        .and_then(|mut certs| certs.next().transpose())
+        .map_err(|source| TlsError::Certificate { path: cert.display().to_string(), source })?
+        .ok_or_else(|| TlsError::Certificate { path: cert.display().to_string(), source: rustls::pki_types::pem::Error::NoItemsFound })?;
+    Ok(format!("sha256:{}", hex::encode(Sha256::digest(leaf.as_ref()))))
+}
+
 /// TCP connections whose TLS handshake has completed, for `axum::serve`.
 pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
@@ -121,4 +132,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     axum::serve(TlsListener::new(listener, config)?, api::router(state)).with_graceful_shutdown(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn the_pin_is_the_sha256_of_the_leaf_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let leaf = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["ca.example".to_string()]).unwrap();
+        let path = dir.path().join("fullchain.pem");
+        std::fs::write(&path, format!("{}{}", leaf.cert.pem(), other.cert.pem())).unwrap();
+        let pin = super::leaf_pin(&path).unwrap();
+        assert_eq!(pin, format!("sha256:{}", hex::encode(Sha256::digest(leaf.cert.der()))));
+        std::fs::write(&path, "not a certificate").unwrap();
+        assert!(super::leaf_pin(&path).is_err());
+    }
 }

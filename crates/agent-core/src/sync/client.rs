@@ -93,6 +93,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     network: Arc<dyn NetworkMonitor>,
     status: watch::Sender<SyncStatus>,
+    /// The HTTP client for a centre with a pinned certificate (built once per pin).
+    pinned: std::sync::Mutex<Option<(super::CertPin, reqwest::Client)>>,
     /// Moves when a back-off should end early (see [`SyncClient::with_wake`]).
     wake: Option<watch::Receiver<u64>>,
     /// Everything done by every run so far, failed runs included.
@@ -103,7 +105,7 @@ impl SyncClient {
     /// A client for `store` (the centre and token come from its enrolment at each run). The
     /// network is taken as unmetered until [`SyncClient::with_network`] says otherwise.
     pub fn new(store: Store, config: SyncConfig) -> Result<Self, SyncError> {
-        let http = build_client(&config)?;
+        let http = build_client(&config, None)?;
         Ok(Self {
             store,
             config: Arc::new(config),
@@ -111,6 +113,7 @@ impl SyncClient {
             network: Arc::new(UnknownNetwork),
             status: watch::channel(SyncStatus::default()).0,
             wake: None,
+            pinned: Default::default(),
             totals: Default::default(),
         })
     }
@@ -173,7 +176,21 @@ impl SyncClient {
     /// The centre and token of the store's current enrolment.
     fn api(&self) -> Result<Api, SyncError> {
         let enrolment = self.store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
-        let api = Api::new(self.http.clone(), parse_centre_url(&enrolment.centre_url)?, Some(enrolment.token), self.config.clone());
+        let http = match enrolment.cert_pin {
+            None => self.http.clone(),
+            Some(pin) => {
+                let mut pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
+                match &*pinned {
+                    Some((p, http)) if *p == pin => http.clone(),
+                    _ => {
+                        let http = build_client(&self.config, Some(pin))?;
+                        *pinned = Some((pin, http.clone()));
+                        http
+                    }
+                }
+            }
+        };
+        let api = Api::new(http, parse_centre_url(&enrolment.centre_url)?, Some(enrolment.token), self.config.clone());
         Ok(match &self.wake {
             Some(w) => api.with_wake(w.clone()),
             None => api,

@@ -174,7 +174,7 @@ impl Engine {
                 return Next::Trigger;
             }
         };
-        match enrol_with(&self.store, url, &code, &self.options.device_name, client.config()).await {
+        match enrol_with(&self.store, url, &code, &self.options.device_name, None, client.config()).await {
             Ok(_) => {
                 *failures = 0;
                 client.publish(|s| {

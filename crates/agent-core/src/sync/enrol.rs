@@ -10,6 +10,7 @@
 use super::config::SyncConfig;
 use super::error::SyncError;
 use super::http::{build_client, parse_centre_url, Api};
+use super::pin::CertPin;
 use super::settings::Enrolment;
 use crate::store::Store;
 use daiban_proto::sync::{EnrolRequest, EnrolResponse};
@@ -21,8 +22,16 @@ use std::sync::Arc;
 /// another village) replaces the previous enrolment; moving to another centre or village
 /// starts the change feed from the beginning.
 pub async fn enrol(store: &Store, centre_url: &str, code: &str, device_name: &str) -> Result<Enrolment, SyncError> {
+    enrol_pinned(store, centre_url, code, device_name, None).await
+}
+
+/// [`enrol`] with the centre's certificate pin from the enrolment link (`pin=sha256:…`, see
+/// [`super::CertPin`]), for a centre whose certificate no public CA signed. The pin is kept
+/// with the enrolment and used for every later request.
+pub async fn enrol_pinned(store: &Store, centre_url: &str, code: &str, device_name: &str, pin: Option<&str>) -> Result<Enrolment, SyncError> {
+    let pin = pin.map(str::trim).filter(|p| !p.is_empty()).map(CertPin::parse).transpose()?;
     let cfg = Arc::new(SyncConfig::default());
-    enrol_with(store, centre_url, code, device_name, &cfg).await
+    enrol_with(store, centre_url, code, device_name, pin, &cfg).await
 }
 
 /// A device token of the form the centre expects ([`daiban_proto::sync::is_device_token`]).
@@ -38,10 +47,11 @@ pub(crate) async fn enrol_with(
     centre_url: &str,
     code: &str,
     device_name: &str,
+    pin: Option<CertPin>,
     cfg: &Arc<SyncConfig>,
 ) -> Result<Enrolment, SyncError> {
     let base = parse_centre_url(centre_url)?;
-    let api = Api::new(build_client(cfg)?, base.clone(), None, cfg.clone());
+    let api = Api::new(build_client(cfg, pin)?, base.clone(), None, cfg.clone());
     let key = new_device_key();
     let req = EnrolRequest { code: code.trim().to_string(), device_name: device_name.trim().to_string(), device_key: Some(key.clone()) };
     let url = api.url("/api/v1/enrol")?;
@@ -57,6 +67,7 @@ pub(crate) async fn enrol_with(
         township: resp.township,
         village_code: resp.village_code,
         village_name: resp.village_name,
+        cert_pin: pin,
     };
     let moved = store
         .enrolment()?

@@ -36,6 +36,10 @@ pub enum SyncError {
     /// A permanent refusal of one request (4xx): the centre's own message, Chinese first.
     #[error("{message}")]
     Refused { status: u16, code: Option<ErrorCode>, message: String, field: Option<String> },
+    /// The centre's TLS certificate is not one the phone trusts: no public CA vouches for it
+    /// and it is not the one pinned at enrolment. Not retried: it stays so until someone acts.
+    #[error("便民服务中心的证书不受信任，同步已暂停。请扫描镇里提供的设备注册二维码重新绑定（二维码带有证书指纹） / the centre's certificate is not trusted: syncing stopped; enrol again by scanning the centre's QR code (it carries the certificate's fingerprint) ({0})")]
+    UntrustedCertificate(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -53,7 +57,7 @@ impl SyncError {
 
     /// Syncing cannot go on until the agent acts (enrol again, update the app).
     pub fn stops_sync(&self) -> bool {
-        matches!(self, SyncError::Revoked | SyncError::Unauthorized | SyncError::Incompatible(_) | SyncError::NotEnrolled)
+        matches!(self, SyncError::Revoked | SyncError::Unauthorized | SyncError::Incompatible(_) | SyncError::NotEnrolled | SyncError::UntrustedCertificate(_))
     }
 
     /// How long the centre asked us to wait (`Retry-After`).
@@ -89,12 +93,22 @@ impl SyncError {
     pub(crate) fn from_transport(e: reqwest::Error) -> Self {
         // The chain (hyper, io) says what really happened; keep it for the log and the screen.
         let mut detail = e.to_string();
+        let mut untrusted = false;
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
             detail = format!("{detail}: {s}");
+            // an io::Error's source() skips the error it wraps, and the TLS error can arrive
+            // boxed in ways that hide its type: look inside, and at what it says
+            let inner = s.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|i| i as &(dyn std::error::Error + 'static));
+            untrusted |= [Some(s), inner]
+                .into_iter()
+                .flatten()
+                .any(|e| matches!(e.downcast_ref::<rustls::Error>(), Some(rustls::Error::InvalidCertificate(_))) || e.to_string().starts_with("invalid peer certificate"));
             source = s.source();
         }
-        if e.is_connect() {
+        if untrusted {
+            SyncError::UntrustedCertificate(detail)
+        } else if e.is_connect() {
             SyncError::Unreachable(detail)
         } else if e.is_builder() {
             SyncError::BadUrl(detail)

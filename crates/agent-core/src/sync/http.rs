@@ -5,6 +5,7 @@
 
 use super::config::SyncConfig;
 use super::error::SyncError;
+use super::pin::CertPin;
 use backon::Retryable;
 use daiban_proto::sync::{ErrorBody, PROTOCOL_HEADER};
 use daiban_proto::PROTOCOL_VERSION;
@@ -15,9 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The one HTTP client of a sync client (connection pool, timeouts, rustls).
-pub(crate) fn build_client(cfg: &SyncConfig) -> Result<reqwest::Client, SyncError> {
-    reqwest::Client::builder()
+/// The one HTTP client of a sync client (connection pool, timeouts, rustls), trusting the
+/// public roots and, if the enrolment carries one, the centre's pinned certificate.
+pub(crate) fn build_client(cfg: &SyncConfig, pin: Option<CertPin>) -> Result<reqwest::Client, SyncError> {
+    let builder = match pin {
+        Some(pin) => reqwest::Client::builder().use_preconfigured_tls(super::pin::tls_config(pin)?),
+        None => reqwest::Client::builder(),
+    };
+    builder
         .connect_timeout(cfg.connect_timeout)
         // Phones move between cells and NATs forget idle flows quickly: do not keep sockets
         // around long enough to find them dead.
@@ -170,7 +176,7 @@ mod tests {
         assert!(matches!(parse_centre_url("ftp://x"), Err(SyncError::BadUrl(_))));
         assert!(matches!(parse_centre_url("not a url"), Err(SyncError::BadUrl(_))));
         let cfg = Arc::new(SyncConfig::default());
-        let http = build_client(&cfg).unwrap();
+        let http = build_client(&cfg, None).unwrap();
         let api = Api::new(http.clone(), parse_centre_url(" http://10.0.0.1:8080/ ").unwrap(), None, cfg.clone());
         assert_eq!(api.url("/api/v1/push").unwrap().as_str(), "http://10.0.0.1:8080/api/v1/push");
         let prefixed = Api::new(http, parse_centre_url("https://gov.example/daiban/").unwrap(), None, cfg);

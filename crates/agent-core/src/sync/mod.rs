@@ -17,13 +17,15 @@ pub mod engine;
 mod error;
 mod http;
 pub mod network;
+mod pin;
 mod settings;
 mod status;
 mod tus;
 
 pub use client::{RunReport, SyncClient};
 pub use config::{RetryPolicy, SyncConfig};
-pub use enrol::enrol;
+pub use enrol::{enrol, enrol_pinned};
+pub use pin::CertPin;
 pub use engine::{start_with, EngineOptions};
 pub use error::SyncError;
 pub use network::{NetworkMonitor, UnknownNetwork};

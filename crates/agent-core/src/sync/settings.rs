@@ -16,6 +16,8 @@ pub struct Enrolment {
     pub township: L10n,
     pub village_code: String,
     pub village_name: L10n,
+    /// The centre's own certificate, trusted besides the public roots (see [`super::CertPin`]).
+    pub cert_pin: Option<super::CertPin>,
 }
 
 /// How the agent wants photos to travel on mobile data.
@@ -28,6 +30,7 @@ pub struct SyncSettings {
     pub monthly_budget_mb: Option<u32>,
 }
 
+const PIN_KEY: &str = "enrol.cert_pin";
 const K: [&str; 6] = ["enrol.centre_url", "enrol.device_id", "enrol.token", "enrol.township", "enrol.village_code", "enrol.village_name"];
 
 impl Store {
@@ -47,6 +50,7 @@ impl Store {
             township: l10n(&v[3]),
             village_code: v[4].clone(),
             village_name: l10n(&v[5]),
+            cert_pin: self.meta(PIN_KEY)?.and_then(|p| super::CertPin::parse(&p).ok()),
         }))
     }
 
@@ -67,13 +71,20 @@ impl Store {
                 (k, v),
             )?;
         }
+        match &e.cert_pin {
+            Some(pin) => tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (PIN_KEY, pin.to_string()),
+            )?,
+            None => tx.execute("DELETE FROM meta WHERE key = ?1", [PIN_KEY])?,
+        };
         tx.commit()?;
         Ok(())
     }
 
     /// Forget the enrolment (the token was revoked, or the agent hands the phone over).
     pub fn clear_enrolment(&self) -> Result<()> {
-        for k in K {
+        for k in K.iter().chain([&PIN_KEY]) {
             self.delete_meta(k)?;
         }
         Ok(())

@@ -43,6 +43,27 @@ pub struct TestCentre {
 impl TestCentre {
     /// A seeded centre (桃源镇, its villages, staff, catalogue, an enrolment code).
     pub async fn start() -> Self {
+        Self::serve(None).await
+    }
+
+    /// The same centre over HTTPS, with a self-made certificate for 127.0.0.1 that no public
+    /// CA signed; also returns the certificate (DER).
+    #[allow(dead_code)]
+    pub async fn start_tls() -> (Self, Vec<u8>) {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        let der = cert.cert.der().to_vec();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(der.clone())], key)
+            .unwrap();
+        (Self::serve(Some(Arc::new(config))).await, der)
+    }
+
+    async fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = centre_store::open(&DatabaseUrl::Sqlite(dir.path().join("centre.sqlite3")), Rules::default()).await.unwrap();
         let seeded = demo::seed(store.as_ref(), dir.path()).await.unwrap();
@@ -56,11 +77,16 @@ impl TestCentre {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(api::serve(listener, state, async {
+        let shutdown = async {
             let _ = stopped.await;
-        }));
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(config) => tokio::spawn(daiban_centre::tls::serve(listener, config, state, shutdown)),
+            None => tokio::spawn(api::serve(listener, state, shutdown)),
+        };
         Self {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             addr,
             store,
             blobs,

@@ -26,9 +26,12 @@ use serde::Deserialize;
 const VALIDITY_HOURS: [i64; 3] = [24, 72, 168];
 
 /// What the enrolment QR code says: the app's enrolment link.
-pub fn enrolment_link(centre: &str, code: &str) -> String {
+pub fn enrolment_link(centre: &str, code: &str, cert_pin: Option<&str>) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("centre", centre.trim_end_matches('/')).append_pair("code", code);
+    if let Some(pin) = cert_pin {
+        q.append_pair("pin", pin);
+    }
     format!("daiban://enrol?{}", q.finish())
 }
 
@@ -154,7 +157,7 @@ pub async fn create_code(State(state): State<AppState>, me: Me, headers: HeaderM
         return Err(WebError::bad_request("有效期不在可选范围内 / unsupported validity"));
     }
     let code = state.store.create_enrolment_code(me.staff.id, village, Duration::hours(f.valid_hours)).await?;
-    let link = enrolment_link(&centre_url(&state, &headers), &code.code);
+    let link = enrolment_link(&centre_url(&state, &headers), &code.code, state.web.cert_pin.as_deref());
     let township = me.staff.township_id;
     let villages = state.store.villages(township).await?;
     let devices = state.store.devices(township).await?;
@@ -174,8 +177,12 @@ mod tests {
 
     #[test]
     fn enrolment_links_carry_centre_and_code() {
-        assert_eq!(enrolment_link("http://192.168.1.10:8080/", "K7PQ-2M9X"), "daiban://enrol?centre=http%3A%2F%2F192.168.1.10%3A8080&code=K7PQ-2M9X");
-        let svg = qr_svg(Lang::Zh, &enrolment_link("http://x", "AAAA-BBBB")).into_string();
+        assert_eq!(enrolment_link("http://192.168.1.10:8080/", "K7PQ-2M9X", None), "daiban://enrol?centre=http%3A%2F%2F192.168.1.10%3A8080&code=K7PQ-2M9X");
+        assert_eq!(
+            enrolment_link("https://10.0.0.2", "K7PQ-2M9X", Some("sha256:ab12")),
+            "daiban://enrol?centre=https%3A%2F%2F10.0.0.2&code=K7PQ-2M9X&pin=sha256%3Aab12"
+        );
+        let svg = qr_svg(Lang::Zh, &enrolment_link("http://x", "AAAA-BBBB", None)).into_string();
         assert!(svg.starts_with("<svg id=\"qr\"") && svg.contains("设备注册二维码"));
     }
 }

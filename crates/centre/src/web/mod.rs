@@ -48,6 +48,9 @@ pub struct WebConfig {
     /// enrolment QR codes. When unset, it is taken from the request (`Host`, and
     /// `X-Forwarded-Proto` when present).
     pub public_url: Option<String>,
+    /// `sha256:<hex>` of the centre's TLS certificate when it serves HTTPS itself: put into
+    /// enrolment links so phones trust a certificate no public CA signed ([`crate::tls::leaf_pin`]).
+    pub cert_pin: Option<String>,
 }
 
 /// The staff UI's routes; [`crate::api::router`] merges them into the server.
