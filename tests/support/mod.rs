@@ -122,10 +122,31 @@ impl Browser {
         }
     }
 
+    /// Type `text` into a field, replacing what it held, and wait until the field holds it.
+    /// WebDriver types at machine speed; over the liveview socket a re-render answering an
+    /// earlier keystroke can arrive mid-word and set the controlled input back to what the
+    /// server had then (a person typing is hundreds of times slower). So the value is checked
+    /// and, if a keystroke was lost that way, typed again (at most three times).
     pub async fn type_into(&self, css: &str, text: &str) {
-        let e = self.client.wait().for_element(Locator::Css(css)).await.unwrap();
-        e.clear().await.unwrap();
-        e.send_keys(text).await.unwrap();
+        let mut value = String::new();
+        for _ in 0..3 {
+            let e = self.client.wait().for_element(Locator::Css(css)).await.unwrap();
+            e.clear().await.unwrap();
+            e.send_keys(text).await.unwrap();
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(3) {
+                value = e.prop("value").await.unwrap().unwrap_or_default();
+                if value == text {
+                    // and the server has it: nothing in flight will reset it now
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if e.prop("value").await.unwrap().unwrap_or_default() == text {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        panic!("{css} holds {value:?} after typing {text:?} three times");
     }
 
     pub async fn screenshot(&self, path: &Path) {
