@@ -97,13 +97,7 @@ impl SyncError {
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
             detail = format!("{detail}: {s}");
-            // an io::Error's source() skips the error it wraps, and the TLS error can arrive
-            // boxed in ways that hide its type: look inside, and at what it says
-            let inner = s.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|i| i as &(dyn std::error::Error + 'static));
-            untrusted |= [Some(s), inner]
-                .into_iter()
-                .flatten()
-                .any(|e| matches!(e.downcast_ref::<rustls::Error>(), Some(rustls::Error::InvalidCertificate(_))) || e.to_string().starts_with("invalid peer certificate"));
+            untrusted |= is_invalid_certificate(s);
             source = s.source();
         }
         if untrusted {
@@ -114,6 +108,21 @@ impl SyncError {
             SyncError::BadUrl(detail)
         } else {
             SyncError::Interrupted(detail)
+        }
+    }
+}
+
+/// Whether `e` is rustls refusing the server's certificate. The TLS error reaches us wrapped in
+/// `io::Error`s (two deep from hyper-util and tokio-rustls), and an `io::Error`'s `source()`
+/// skips the error it wraps, so they are unwrapped here with `get_ref`.
+fn is_invalid_certificate(mut e: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if matches!(e.downcast_ref::<rustls::Error>(), Some(rustls::Error::InvalidCertificate(_))) {
+            return true;
+        }
+        match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => e = inner,
+            None => return false,
         }
     }
 }
