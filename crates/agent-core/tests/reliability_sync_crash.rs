@@ -157,16 +157,7 @@ async fn sigkill_during_sync_loses_and_doubles_nothing() {
     }
 
     // The centre: exactly the phone's applications, once each, photos byte-identical.
-    let mut at_centre = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = centre.store.inbox(centre.township, Default::default(), cursor, 500).await.unwrap();
-        at_centre.extend(page.rows.iter().map(|r| r.id));
-        cursor = page.next;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let at_centre = centre.application_ids().await;
     assert_eq!(at_centre.len(), local_ids.len(), "no application lost or doubled at the centre");
     assert_eq!(at_centre.iter().copied().collect::<HashSet<_>>(), local_ids);
     let mut received: HashMap<ApplicationId, u32> = HashMap::new();

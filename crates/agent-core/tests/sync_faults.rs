@@ -101,16 +101,7 @@ async fn a_thousand_applications_with_three_photos_each_survive_a_faulty_network
     let stats = &proxy.stats;
 
     // Every application at the centre exactly once, one revision each.
-    let mut at_centre = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = centre.store.inbox(centre.township, Default::default(), cursor, 500).await.unwrap();
-        at_centre.extend(page.rows.iter().map(|r| r.id));
-        cursor = page.next;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let at_centre = centre.application_ids().await;
     assert_eq!(at_centre.len(), apps.len(), "no application missing or doubled");
     assert_eq!(at_centre.iter().copied().collect::<HashSet<_>>(), apps.iter().copied().collect::<HashSet<_>>());
     for app in &apps {

@@ -48,7 +48,6 @@ impl TestCentre {
 
     /// The same centre over HTTPS, with a self-made certificate for 127.0.0.1 that no public
     /// CA signed; also returns the certificate (DER).
-    #[allow(dead_code)]
     pub async fn start_tls() -> (Self, Vec<u8>) {
         use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
         let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
@@ -109,6 +108,20 @@ impl TestCentre {
     /// A fresh one-time code for 王家村.
     pub async fn new_code(&self) -> String {
         self.store.create_enrolment_code(self.admin, self.village, ChronoDuration::hours(1)).await.unwrap().code
+    }
+
+    /// Every application in the township's inbox, page by page, in inbox order (a doubled
+    /// application shows up twice).
+    pub async fn application_ids(&self) -> Vec<ApplicationId> {
+        let (mut ids, mut cursor) = (Vec::new(), None);
+        loop {
+            let page = self.store.inbox(self.township, Default::default(), cursor, 500).await.unwrap();
+            ids.extend(page.rows.iter().map(|r| r.id));
+            cursor = page.next;
+            if cursor.is_none() {
+                return ids;
+            }
+        }
     }
 
     /// SHA-256 of the photo as the centre stores it, if it has it.

@@ -371,19 +371,19 @@ pub(super) async fn patch(
     // crash before that resumes from the last recorded offset). One read serves the hash
     // and the JPEG check, on the blocking pool with the write.
     file.write(false).await?;
-    let checked = tokio::task::spawn_blocking(move || -> std::io::Result<(PhotoHash, Result<(), String>)> {
-        let whole = std::fs::read(&path)?;
+    let staged = path.clone();
+    let (hash, check) = tokio::task::spawn_blocking(move || -> std::io::Result<(PhotoHash, Result<(), String>)> {
+        let whole = std::fs::read(&staged)?;
         Ok((PhotoHash(Sha256::digest(&whole).into()), crate::photo_check::check(&whole).map_err(|e| e.to_string())))
     })
     .await
     .map_err(std::io::Error::other)??;
-    let path = staging_path(&s, &id);
-    if checked.0 != u.hash {
+    if hash != u.hash {
         tokio::fs::remove_file(&path).await?;
         s.store.discard_upload(&u.id).await?;
         return Err(checksum_mismatch("照片内容与其SHA-256不符,已丢弃,请重新上传 / the photo does not match its sha256; upload discarded, start again"));
     }
-    if let Err(why) = checked.1 {
+    if let Err(why) = check {
         tokio::fs::remove_file(&path).await?;
         s.store.discard_upload(&u.id).await?;
         return Err(AppError::new(ErrorCode::Validation, format!("{why}，已丢弃 / upload discarded")).with_field("photo"));
