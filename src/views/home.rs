@@ -103,7 +103,7 @@ pub fn Home() -> Element {
             }
         }
         div { class: "section-title", {lang.t("常办事项", "Common services")} }
-        div { class: "filters", id: "common-services",
+        div { class: "shortcuts", id: "common-services",
             for item in ctx.store.catalogue().items.iter().filter(|i| COMMON.contains(&i.code.as_str())) {
                 Link { class: "btn", to: Route::ItemGuide { code: item.code.clone() }, key: "{item.code}", {lang.l(&item.name)} }
             }
