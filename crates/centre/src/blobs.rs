@@ -40,19 +40,20 @@ impl FsPhotoBlobs {
     }
 }
 
-/// Make `dest` hold the contents of `src` atomically and durably: write a temp file beside
-/// `dest` (a rename when on the same filesystem, else a copy), fsync it, rename it into place,
-/// fsync the directory.
+/// Make `dest` hold the contents of `src` atomically and durably: fsync `src`, rename it into
+/// place, fsync the directory. If `src` is on another filesystem, it is copied to a temp file
+/// beside `dest` first (fsynced, then renamed).
 fn install(src: &Path, dest: &Path) -> io::Result<()> {
     let dir = dest.parent().expect("photo paths have a parent");
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-    if std::fs::rename(src, &tmp).is_err() {
+    std::fs::File::open(src)?.sync_all()?;
+    if std::fs::rename(src, dest).is_err() {
+        let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
         std::fs::copy(src, &tmp)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, dest)?;
         std::fs::remove_file(src)?;
     }
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, dest)?;
     std::fs::File::open(dir)?.sync_all()
 }
 

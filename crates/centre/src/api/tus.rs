@@ -16,7 +16,9 @@
 //!   so does a file that is not a whole JPEG of a sane size (`422`, see [`crate::photo_check`]).
 //!
 //! Each upload belongs to the device that created it; others get `404`. Two requests cannot
-//! write one upload at once (`423 Locked`).
+//! write one upload at once: a `HEAD` or `PATCH` of its owner stops a request still writing it
+//! (that request is dead on the client's side — see `claim_superseding`), which keeps what it
+//! received; `423 Locked` only if it does not stop within seconds.
 
 use crate::api::error::too_large;
 use crate::api::{AppError, AppState, Device};
@@ -32,33 +34,98 @@ use daiban_proto::PhotoHash;
 use futures_util::StreamExt;
 use sha2::digest::DynDigest;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use tokio::sync::{watch, Notify};
 
 const TUS_VERSION: &str = "1.0.0";
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
 const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
 
-/// Uploads being written right now (one writer per upload).
+/// Uploads being written right now: one writer per upload, and a way to tell it to stop.
 #[derive(Default)]
-pub(crate) struct InFlight(Mutex<HashSet<String>>);
+pub(crate) struct InFlight(Mutex<HashMap<String, Slot>>);
 
+struct Slot {
+    /// Set when a newer request for the upload arrived: the writer keeps what it has and ends.
+    stop: watch::Sender<bool>,
+    /// Woken when the writer has released the upload.
+    released: Arc<Notify>,
+}
+
+/// The claim on an upload; released when dropped.
 struct Writing {
     set: Arc<InFlight>,
     id: String,
+    /// Turns `true` when a newer request for this upload wants it.
+    stop: watch::Receiver<bool>,
 }
 
 impl Drop for Writing {
     fn drop(&mut self) {
-        self.set.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+        let slot = self.set.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+        if let Some(slot) = slot {
+            slot.released.notify_waiters();
+        }
     }
 }
 
+/// Claim `id` if no request is writing it.
 fn claim(set: &Arc<InFlight>, id: &str) -> Option<Writing> {
-    let fresh = set.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string());
-    fresh.then(|| Writing { set: set.clone(), id: id.to_string() })
+    let mut map = set.0.lock().unwrap_or_else(|p| p.into_inner());
+    if map.contains_key(id) {
+        return None;
+    }
+    let (stop, rx) = watch::channel(false);
+    map.insert(id.to_string(), Slot { stop, released: Arc::default() });
+    Some(Writing { set: set.clone(), id: id.to_string(), stop: rx })
+}
+
+/// How long a request waits for the stale writer it superseded to let go.
+const SUPERSEDE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Claim `id`, stopping a request that is still writing it. A client sends one request per
+/// upload at a time, so when a new one comes the old one is dead on the client's side: its
+/// connection broke somewhere the centre has not noticed yet (a phone that changed cells or
+/// lost signal sends no reset; the centre would otherwise wait `upload_idle_timeout` for
+/// bytes). The old writer keeps what it received, records its offset and lets go; then the
+/// new request reads the upload. Call only for an upload the device owns.
+async fn claim_superseding(set: &Arc<InFlight>, id: &str) -> Result<Writing, AppError> {
+    let deadline = tokio::time::Instant::now() + SUPERSEDE_WAIT;
+    loop {
+        let released = {
+            let map = set.0.lock().unwrap_or_else(|p| p.into_inner());
+            match map.get(id) {
+                None => None,
+                Some(slot) => {
+                    slot.stop.send_replace(true);
+                    Some(slot.released.clone())
+                }
+            }
+        };
+        let Some(released) = released else {
+            if let Some(w) = claim(set, id) {
+                return Ok(w);
+            }
+            continue;
+        };
+        let notified = released.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        // released between the look-up and `enable`: look again
+        if !set.0.lock().unwrap_or_else(|p| p.into_inner()).get(id).is_some_and(|s| Arc::ptr_eq(&s.released, &released)) {
+            continue;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Err(locked());
+        }
+    }
+}
+
+fn locked() -> AppError {
+    AppError::new(ErrorCode::Conflict, "此上传正在写入,请稍后重试 / this upload is being written, retry shortly").with_status(StatusCode::LOCKED)
 }
 
 /// Every tus response says `Tus-Resumable`; every request but `OPTIONS` must send it.
@@ -175,20 +242,15 @@ pub(super) async fn create(State(s): State<AppState>, Device(device): Device, he
             AppError::bad_request("Upload-Metadata 需含 sha256(照片的SHA-256,十六进制) / Upload-Metadata must carry the photo's sha256 (hex)")
                 .with_field("Upload-Metadata")
         })?;
-    if !s.store.photo_upload_allowed(device, hash).await? {
+    let Some(have_it) = s.store.photo_for_upload(device, hash).await? else {
         return Err(AppError::new(
             ErrorCode::Forbidden,
             "本村已上传的申请中没有这张照片,请先同步申请 / no application of this village refers to this photo; push the application first",
         ));
-    }
-    let id = UploadId::new();
-    let have_it = s.store.photos_missing(vec![hash]).await?.is_empty();
-    let offset = if have_it {
-        length
-    } else {
-        tokio::fs::File::create(staging_path(&s, &id)).await?;
-        0
     };
+    let id = UploadId::new();
+    // (the staging file is made by the first PATCH)
+    let offset = if have_it { length } else { 0 };
     let upload = Upload { id: id.to_string(), device_id: device.device_id, hash, length, offset, created_at: chrono::Utc::now() };
     s.store.create_upload(upload).await?;
     Ok((StatusCode::CREATED, [("location", format!("/api/v1/uploads/{id}")), (UPLOAD_OFFSET.as_str(), offset.to_string())]).into_response())
@@ -210,7 +272,9 @@ async fn own_upload(s: &AppState, device: &crate::store::DeviceAuth, id: &str) -
 /// this, every `PATCH` of such an upload failed with `500` for ever. Call it only while no
 /// request writes the upload (under [`claim`]).
 async fn recover_lost_staging(s: &AppState, id: &UploadId, u: Upload) -> Result<Upload, AppError> {
-    if u.offset >= u.length || tokio::fs::try_exists(staging_path(s, id)).await? {
+    // Nothing received yet, nothing to lose. (If the centre died after storing such an upload
+    // whole but before recording it, the client sends it again and it is stored again.)
+    if u.offset == 0 || u.offset >= u.length || tokio::fs::try_exists(staging_path(s, id)).await? {
         return Ok(u);
     }
     if s.blobs.exists(&u.hash).await? {
@@ -234,11 +298,12 @@ async fn recover_lost_staging(s: &AppState, id: &UploadId, u: Upload) -> Result<
     )
 )]
 pub(super) async fn head(State(s): State<AppState>, Device(device): Device, Path(id): Path<String>) -> Result<Response, AppError> {
-    let (id, mut u) = own_upload(&s, &device, &id).await?;
-    // (a request writing the upload right now is not disturbed: it reports for itself)
-    if let Some(_writing) = claim(&s.uploads_in_flight, &u.id) {
-        u = recover_lost_staging(&s, &id, u).await?;
-    }
+    let (id, _) = own_upload(&s, &device, &id).await?;
+    // A client asks after its PATCH failed: a request still writing the upload is that dead
+    // PATCH, so it is stopped and the offset read after it recorded what it received.
+    let _writing = claim_superseding(&s.uploads_in_flight, &id.to_string()).await?;
+    let (id, u) = own_upload(&s, &device, &id.to_string()).await?;
+    let u = recover_lost_staging(&s, &id, u).await?;
     Ok((
         StatusCode::OK,
         [(UPLOAD_OFFSET, u.offset.to_string()), (UPLOAD_LENGTH, u.length.to_string()), (axum::http::header::CACHE_CONTROL, "no-store".into())],
@@ -282,10 +347,11 @@ fn checksum_mismatch(message: &str) -> AppError {
     security(("device_token" = [])),
     responses(
         (status = 204, description = "chunk stored durably; `Upload-Offset` is the new offset (on the last chunk: photo verified and stored)", headers(("Upload-Offset" = u64))),
-        (status = 409, body = ErrorBody, description = "`Upload-Offset` does not match (HEAD and resume)"),
+        (status = 408, body = ErrorBody, description = "no byte came for `upload_idle_timeout`: what arrived is kept (HEAD and resume)"),
+        (status = 409, body = ErrorBody, description = "`Upload-Offset` does not match, or a newer request for the upload took over from this one (HEAD and resume)"),
         (status = 413, body = ErrorBody, description = "the chunk goes beyond `Upload-Length`"),
         (status = 415, body = ErrorBody, description = "wrong Content-Type"),
-        (status = 423, body = ErrorBody, description = "another request is writing this upload"),
+        (status = 423, body = ErrorBody, description = "another request is writing this upload and did not stop within 10 s"),
         (status = 422, body = ErrorBody, description = "`validation` (field `photo`): the whole file is not a JPEG, is cut short or too large a picture (upload discarded)"),
         (status = 460, body = ErrorBody, description = "chunk checksum mismatch (chunk dropped), or the whole photo does not match its sha256 (upload discarded)"),
     )
@@ -305,11 +371,16 @@ pub(super) async fn patch(
     let mut checksum = chunk_checksum(&headers)?;
     // Claim the id, then read the upload once: under the claim no other request moves its
     // offset. (Claiming an id that is not this device's only makes a concurrent request on
-    // it wait a moment; the read below refuses it with 404.)
+    // it wait a moment; the read below refuses it with 404.) If a request is still writing
+    // it, the upload's owner may stop that one (see `claim_superseding`).
     let canonical = id.parse::<UploadId>().map(|i| i.to_string()).unwrap_or(id);
-    let _writing = claim(&s.uploads_in_flight, &canonical).ok_or_else(|| {
-        AppError::new(ErrorCode::Conflict, "此上传正在写入,请稍后重试 / this upload is being written, retry shortly").with_status(StatusCode::LOCKED)
-    })?;
+    let mut writing = match claim(&s.uploads_in_flight, &canonical) {
+        Some(w) => w,
+        None => {
+            own_upload(&s, &device, &canonical).await?;
+            claim_superseding(&s.uploads_in_flight, &canonical).await?
+        }
+    };
     let (id, u) = own_upload(&s, &device, &canonical).await?;
     let u = recover_lost_staging(&s, &id, u).await?;
     if offset != u.offset {
@@ -329,10 +400,15 @@ pub(super) async fn patch(
     let mut written: u64 = 0;
     let mut stream = body.into_data_stream();
     let cut = loop {
-        let frame = match tokio::time::timeout(s.config.upload_idle_timeout, stream.next()).await {
-            Err(_) => break Some("stalled"),
+        let next = tokio::select! {
+            n = tokio::time::timeout(s.config.upload_idle_timeout, stream.next()) => n,
+            _ = writing.stop.wait_for(|stop| *stop) => break Some(("superseded by a newer request", StatusCode::CONFLICT)),
+        };
+        let frame = match next {
+            // (a client still there is told to resume: 408 is worth a retry to any HTTP client)
+            Err(_) => break Some(("stalled", StatusCode::REQUEST_TIMEOUT)),
             Ok(None) => break None,
-            Ok(Some(Err(_))) => break Some("connection broke"),
+            Ok(Some(Err(_))) => break Some(("connection broke", StatusCode::BAD_REQUEST)),
             Ok(Some(Ok(bytes))) => bytes,
         };
         if written + frame.len() as u64 > room {
@@ -345,7 +421,7 @@ pub(super) async fn patch(
         written += frame.len() as u64;
         file.push(&frame).await?;
     };
-    if let Some(why) = cut {
+    if let Some((why, status)) = cut {
         // A chunk with a checksum is all or nothing; without one, keep what arrived.
         if checksum.is_some() {
             file.truncate(offset).await?;
@@ -353,7 +429,8 @@ pub(super) async fn patch(
             file.write(true).await?;
             s.store.set_upload_offset(&u.id, offset + written).await?;
         }
-        return Err(AppError::bad_request(format!("上传中断({why}),请从 Upload-Offset 继续 / upload interrupted ({why}); resume from Upload-Offset")));
+        return Err(AppError::bad_request(format!("上传中断({why}),请从 Upload-Offset 继续 / upload interrupted ({why}); resume from Upload-Offset"))
+            .with_status(status));
     }
     if let Some((h, want)) = checksum {
         if h.finalize().as_ref() != want.as_slice() {
@@ -368,16 +445,9 @@ pub(super) async fn patch(
         return Ok(no_content(new_offset));
     }
     // The last chunk: no fsync here, the photo store fsyncs the file as it moves it in (a
-    // crash before that resumes from the last recorded offset). One read serves the hash
-    // and the JPEG check, on the blocking pool with the write.
-    file.write(false).await?;
-    let staged = path.clone();
-    let (hash, check) = tokio::task::spawn_blocking(move || -> std::io::Result<(PhotoHash, Result<(), String>)> {
-        let whole = std::fs::read(&staged)?;
-        Ok((PhotoHash(Sha256::digest(&whole).into()), crate::photo_check::check(&whole).map_err(|e| e.to_string())))
-    })
-    .await
-    .map_err(std::io::Error::other)??;
+    // crash before that resumes from the last recorded offset). The write, the hash and the
+    // JPEG check are one call on the blocking pool.
+    let (hash, check) = file.finish().await?;
     if hash != u.hash {
         tokio::fs::remove_file(&path).await?;
         s.store.discard_upload(&u.id).await?;
@@ -398,7 +468,8 @@ pub(super) async fn patch(
 /// A `PATCH`'s bytes on their way into the upload's staging file: gathered in memory and
 /// written with one blocking-pool call per MiB (open, drop bytes past the acknowledged offset,
 /// write, fdatasync), instead of one per network frame and file operation — each
-/// `tokio::fs` call is a thread hand-off, and they were most of a chunk's cost.
+/// `tokio::fs` call is a thread hand-off, and they were most of a chunk's cost. The file is
+/// made by the first write of the upload.
 struct Staging {
     path: PathBuf,
     file: Option<std::fs::File>,
@@ -408,6 +479,13 @@ struct Staging {
 }
 
 const STAGING_BUFFER: usize = 1 << 20;
+
+/// An uploaded photo's SHA-256, and whether it passed [`crate::photo_check`] (why not).
+type Verified = (PhotoHash, Result<(), String>);
+
+fn verify(whole: &[u8]) -> Verified {
+    (PhotoHash(Sha256::digest(whole).into()), crate::photo_check::check(whole).map_err(|e| e.to_string()))
+}
 
 impl Staging {
     fn new(path: PathBuf, offset: u64) -> Self {
@@ -422,22 +500,28 @@ impl Staging {
         Ok(())
     }
 
-    /// Write what is gathered (the first write truncates the file to where it starts), and
-    /// fdatasync if `sync`.
-    async fn write(&mut self, sync: bool) -> std::io::Result<()> {
+    /// On the blocking pool: open the file if this request has not yet (dropping bytes past
+    /// where it starts), write `buf` at `at`.
+    fn write_blocking(path: &std::path::Path, file: Option<std::fs::File>, at: u64, buf: &[u8]) -> std::io::Result<std::fs::File> {
         use std::os::unix::fs::FileExt;
+        let file = match file {
+            Some(f) => f,
+            None => {
+                let f = std::fs::OpenOptions::new().write(true).read(true).create(true).truncate(false).open(path)?;
+                // bytes past the acknowledged offset (a request cut before it answered)
+                f.set_len(at)?;
+                f
+            }
+        };
+        file.write_all_at(buf, at)?;
+        Ok(file)
+    }
+
+    /// Write what is gathered, and fdatasync if `sync`.
+    async fn write(&mut self, sync: bool) -> std::io::Result<()> {
         let (path, file, at, buf) = (self.path.clone(), self.file.take(), self.at, std::mem::take(&mut self.buf));
         let (file, at) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-            let file = match file {
-                Some(f) => f,
-                None => {
-                    let f = std::fs::OpenOptions::new().write(true).open(&path)?;
-                    // bytes past the acknowledged offset (a request cut before it answered)
-                    f.set_len(at)?;
-                    f
-                }
-            };
-            file.write_all_at(&buf, at)?;
+            let file = Self::write_blocking(&path, file, at, &buf)?;
             if sync {
                 file.sync_data()?;
             }
@@ -449,6 +533,22 @@ impl Staging {
         Ok(())
     }
 
+    /// The upload's last bytes: write them (no fsync: the photo store syncs the file as it
+    /// takes it) and verify the whole file, in one blocking call. A photo sent in one request
+    /// is still whole in memory and is verified there; otherwise the file is read once.
+    async fn finish(mut self) -> std::io::Result<Verified> {
+        let (path, file, at, buf) = (self.path.clone(), self.file.take(), self.at, std::mem::take(&mut self.buf));
+        tokio::task::spawn_blocking(move || -> std::io::Result<Verified> {
+            Self::write_blocking(&path, file, at, &buf)?;
+            if at == 0 {
+                return Ok(verify(&buf));
+            }
+            Ok(verify(&std::fs::read(&path)?))
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
     /// Drop everything of this request: the file ends at `offset` again, durably.
     async fn truncate(&mut self, offset: u64) -> std::io::Result<()> {
         self.buf.clear();
@@ -456,7 +556,7 @@ impl Staging {
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let file = match file {
                 Some(f) => f,
-                None => std::fs::OpenOptions::new().write(true).open(&path)?,
+                None => std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&path)?,
             };
             file.set_len(offset)?;
             file.sync_data()

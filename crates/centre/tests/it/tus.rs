@@ -8,6 +8,7 @@ use daiban_centre::blobs::PhotoBlobs;
 use daiban_proto::record::MaterialRecord;
 use daiban_proto::sync::{ErrorCode, PushResponse};
 use daiban_proto::PhotoHash;
+use futures_util::StreamExt;
 use reqwest::{Method, Response};
 use sha2::{Digest, Sha256};
 
@@ -185,5 +186,51 @@ async fn a_photo_that_does_not_match_its_hash_is_discarded() {
     long.push(0);
     error(patch(&c, &url, t, 0, long, None).await, 413, ErrorCode::PayloadTooLarge).await;
     assert_eq!(offset_of(&c, &url, t).await, 0);
+    c.stop().await;
+}
+
+/// A phone's connection dies without a reset (it changed cells): the centre still waits for
+/// the rest of the PATCH. When the phone asks again, the stale request is stopped at once,
+/// what it received is kept, and the upload goes on from there — no waiting out the centre's
+/// idle timeout, no byte that arrived sent twice.
+#[tokio::test]
+async fn a_newer_request_takes_an_upload_over_from_a_dead_one() {
+    let c = Centre::start().await;
+    let (dev, _) = c.enrol(c.world.village_a).await;
+    let t = dev.token.as_str();
+    let jpeg = real_jpeg();
+    let hash = PhotoHash::of(&jpeg);
+    push_application_with(&c, t, &jpeg).await;
+    let url = c.url(&header(&create(&c, t, &hash, jpeg.len()).await, "location"));
+    let sent = jpeg.len() / 3;
+    // the body's first third goes, then nothing, and the connection stays open
+    let first: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(jpeg[..sent].to_vec())];
+    let body = futures_util::stream::iter(first).chain(futures_util::stream::pending());
+    let stale = tokio::spawn(
+        tus(&c, Method::PATCH, &url, t)
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .header("Content-Length", jpeg.len().to_string())
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    );
+    // until the centre has taken the bytes in (it keeps them in memory while more may come)
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!stale.is_finished(), "the centre is still waiting for the rest");
+
+    let asked = std::time::Instant::now();
+    let at = offset_of(&c, &url, t).await;
+    assert!(asked.elapsed() < std::time::Duration::from_secs(5), "answered without waiting for the idle timeout: {:?}", asked.elapsed());
+    assert_eq!(at, sent, "the stale request was stopped and what it received kept");
+    let done = patch(&c, &url, t, at, jpeg[at..].to_vec(), None).await;
+    assert_eq!((done.status().as_u16(), header(&done, "upload-offset")), (204, jpeg.len().to_string()));
+    assert_eq!(c.photos.get(&hash).await.unwrap().as_deref(), Some(&jpeg[..]), "stored photo is byte-identical");
+    let stale = stale.await.unwrap();
+    assert!(stale.is_err() || stale.unwrap().status().is_client_error(), "the stale request ended with an error");
+
+    // another device cannot stop a device's upload: it is told the upload does not exist
+    let (other, _) = c.enrol(c.world.village_b).await;
+    let head_other = tus(&c, Method::HEAD, &url, &other.token).send().await.unwrap();
+    assert_eq!(head_other.status(), 404);
     c.stop().await;
 }
