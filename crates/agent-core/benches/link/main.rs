@@ -29,8 +29,8 @@
 //! `cargo bench -p daiban-agent-core --bench link` (about 35 minutes: 18 MB over 150 kbit/s
 //! is 16 minutes at best, and the baseline on 2G runs until it gives up at twice that).
 //! `DAIBAN_LINK_QUICK=1`: 4 applications (about 8 minutes);
-//! `DAIBAN_LINK_APPS=n`, `DAIBAN_LINK_PROFILES=2g,3g`, `DAIBAN_LINK_BUDGET=2` (give up
-//! after this many times the ideal transfer time).
+//! `DAIBAN_LINK_APPS=n`, `DAIBAN_LINK_PROFILES=2g,3g`, `DAIBAN_LINK_CLIENTS=ours,baseline`,
+//! `DAIBAN_LINK_BUDGET=2` (give up after this many times the ideal transfer time).
 
 mod baseline;
 mod emulator;
@@ -71,6 +71,9 @@ fn profiles() -> Vec<LinkSpec> {
 }
 
 fn main() -> ExitCode {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     match rt.block_on(bench()) {
         Ok(code) => code,
@@ -124,7 +127,8 @@ async fn bench() -> anyhow::Result<ExitCode> {
     for spec in &profiles {
         let ideal = w.payload as f64 / spec.bytes_per_s().unwrap();
         let limit = (ideal * budget).max(120.0);
-        for client in [Client::Ours, Client::Baseline] {
+        let clients = std::env::var("DAIBAN_LINK_CLIENTS").unwrap_or_else(|_| "ours,baseline".into()).to_lowercase();
+        for client in [Client::Ours, Client::Baseline].into_iter().filter(|c| clients.contains(c.key())) {
             let (spec, w, work) = (spec.clone(), w.clone(), work.clone());
             runs.push(tokio::spawn(async move { run(client, spec, w, &work, limit).await }));
         }
@@ -140,6 +144,7 @@ async fn bench() -> anyhow::Result<ExitCode> {
         "bytes up+down ÷ payload",
         "goodput, % of link rate",
         "goodput, % of rate while up",
+        "uplink busy while up",
         "cuts",
         "extra bytes up per cut",
         "total time",
@@ -164,6 +169,7 @@ async fn bench() -> anyhow::Result<ExitCode> {
             format!("{wire:.3}"),
             format!("{:.0}%", goodput * 100.0),
             format!("{:.0}%", goodput_up * 100.0),
+            format!("{:.0}%", r.up_busy.as_secs_f64() / up_time * 100.0),
             r.cuts.to_string(),
             format!("{:.1} KB", per_cut / 1000.0),
             if finished { secs(r.elapsed) } else { format!("> {} ({}/{} applications, gave up)", secs(r.elapsed), r.apps_done, w.apps.len()) },
@@ -280,6 +286,13 @@ enum Client {
 }
 
 impl Client {
+    fn key(&self) -> &'static str {
+        match self {
+            Client::Ours => "ours",
+            Client::Baseline => "baseline",
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Client::Ours => "ours (sync engine)",
@@ -298,6 +311,8 @@ struct RunResult {
     connections: u64,
     refused: u64,
     lost: u64,
+    /// Time the uplink spent transmitting (lost segments twice).
+    up_busy: Duration,
     elapsed: Duration,
     first_visible: Option<Duration>,
     all_visible: Option<Duration>,
@@ -381,6 +396,7 @@ async fn run(client: Client, spec: LinkSpec, w: Arc<Workload>, work: &Path, limi
         connections: LinkStats::get(&s.connections),
         refused: LinkStats::get(&s.refused),
         lost: LinkStats::get(&s.lost_segments),
+        up_busy: Duration::from_micros(LinkStats::get(&s.up_busy_us)),
         elapsed: progress.elapsed,
         first_visible: progress.first_visible,
         all_visible: progress.all_visible,

@@ -16,13 +16,14 @@ pub struct SyncConfig {
     /// Photo uploads have no total timeout (a photo on 2G can take minutes); instead a PATCH
     /// is abandoned when no byte of it went out, or no answer came, for this long. It must
     /// exceed the time buffers take to drain at the slowest link worth supporting: 60 s covers
-    /// 128 KiB chunks down to about 2 KB/s.
+    /// 120 KB of socket buffer down to about 2 KB/s.
     pub stall_timeout: Duration,
-    /// The largest tus PATCH. A cut connection costs at most one chunk (the centre keeps only
-    /// whole, checksum-verified chunks), so smaller chunks waste less on flaky links but cost
-    /// one round trip and one fsync at the centre each. Chunks follow the link's speed (about
-    /// 4 s of sending each, from 16 KiB on 2G) up to this; 128 KiB is half of a typical
-    /// 150–350 KB document photo.
+    /// The largest tus PATCH. The centre keeps whatever part of a chunk reached it before a
+    /// connection broke, so a cut costs only the bytes still on their way, whatever the chunk
+    /// size; each chunk costs one request's headers, a round trip and an fsync at the centre.
+    /// Chunks follow the link's speed (about 30 s of sending each, 64 KiB before the speed is
+    /// known) up to this; 1 MiB is more than any stored document photo (≤ 2000 px, typically
+    /// 150–350 KB), so off 2G a photo goes in one request.
     pub chunk_size: usize,
     /// Most photos uploaded at the same time. Each chunk waits a round trip (and any lost
     /// segment's retransmission) for its answer, during which one upload alone leaves the link
@@ -43,7 +44,7 @@ impl Default for SyncConfig {
             connect_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(90),
             stall_timeout: Duration::from_secs(60),
-            chunk_size: 128 * 1024,
+            chunk_size: 1024 * 1024,
             parallel_uploads: 3,
             retry: RetryPolicy { attempts: 4, min_delay: Duration::from_secs(2), max_delay: Duration::from_secs(30) },
             queue_backoff: RetryPolicy { attempts: usize::MAX, min_delay: Duration::from_secs(30), max_delay: Duration::from_secs(3600) },
