@@ -24,7 +24,8 @@ use daiban_proto::sync::{
 };
 use daiban_proto::workdays::WorkCalendar;
 use daiban_proto::{ApplicationId, ApplicationRecord, DeliveryId, DeviceId, IdNumber, PhotoHash, ResidentId, ResidentRecord};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 
 /// Settings the rules need besides the data.
@@ -32,6 +33,27 @@ use std::collections::BTreeSet;
 pub struct Rules {
     /// Working days for time limits (weekends, plus configured holidays and make-up days).
     pub calendar: WorkCalendar,
+    /// Catalogue versions already read (shared by the clones of these rules).
+    pub(crate) catalogues: Arc<CatalogueCache>,
+}
+
+/// Catalogue versions read so far. A published version never changes (a changed catalogue
+/// is a new version), so each is read and parsed once per process instead of once per pushed
+/// application — a catalogue is tens of KB of JSON, most of the database's work for a push.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogueCache(Mutex<HashMap<(TownshipId, u32), Arc<Catalogue>>>);
+
+impl CatalogueCache {
+    /// The township's catalogue `version`, if it exists (committed, as `tx` sees it).
+    async fn version(&self, tx: &mut dyn Tx, township: TownshipId, version: u32) -> Result<Option<Arc<Catalogue>>> {
+        if let Some(c) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&(township, version)) {
+            return Ok(Some(c.clone()));
+        }
+        let Some(c) = tx.catalogue(township, Some(version)).await? else { return Ok(None) };
+        let c = Arc::new(c);
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert((township, version), c.clone());
+        Ok(Some(c))
+    }
 }
 
 /// The calendar day in China (UTC+8, no daylight saving) of an instant.
@@ -353,7 +375,7 @@ fn deadline(rules: &Rules, c: &Catalogue, items: &[String], from: DateTime<Utc>)
 }
 
 async fn submit(tx: &mut dyn Tx, rules: &Rules, device: DeviceAuth, a: &ApplicationRecord, event: &Event, now: DateTime<Utc>) -> Result<()> {
-    let catalogue = tx.catalogue(device.township_id, Some(a.catalogue_version)).await?.ok_or_else(|| {
+    let catalogue = rules.catalogues.version(tx, device.township_id, a.catalogue_version).await?.ok_or_else(|| {
         invalid(
             "catalogue_version",
             format!("第{}版事项清单不存在,请先同步 / catalogue version {} is unknown", a.catalogue_version, a.catalogue_version),
@@ -643,12 +665,18 @@ pub(crate) async fn photo_upload_allowed(tx: &mut dyn Tx, device: DeviceAuth, ha
     tx.photo_referenced(hash, device.village_id).await
 }
 
+/// For a new upload of the photo by `device`: `None` if the device's village has nothing that
+/// refers to it (it may not upload it), else whether the centre has it already.
+pub(crate) async fn photo_for_upload(tx: &mut dyn Tx, device: DeviceAuth, hash: &PhotoHash) -> Result<Option<bool>> {
+    let (referenced, present) = tx.photo_referenced_and_present(hash, device.village_id).await?;
+    Ok(referenced.then_some(present))
+}
+
 /// The upload, if it is this device's.
 pub(crate) async fn device_upload(tx: &mut dyn Tx, device: DeviceId, id: &str) -> Result<Option<Upload>> {
     Ok(tx.upload(id).await?.filter(|u| u.device_id == device))
 }
 
 pub(crate) async fn complete_upload(tx: &mut dyn Tx, id: &str, hash: &PhotoHash, bytes: u64, now: DateTime<Utc>) -> Result<()> {
-    tx.insert_photo(hash, bytes, now).await?;
-    tx.set_upload_offset(id, bytes, now).await
+    tx.record_photo_upload(id, hash, bytes, now).await
 }

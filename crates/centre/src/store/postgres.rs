@@ -44,36 +44,56 @@ mod embedded {
 
 /// Connections kept by the pool.
 const POOL_SIZE: usize = 16;
+/// Connections kept for relaxed writes.
+const RELAXED_POOL_SIZE: usize = 8;
 
 pub struct PgBackend {
     pool: Pool,
+    /// Connections whose commits do not wait for the WAL to reach the disk
+    /// (`synchronous_commit=off`), for [`Mode::WriteRelaxed`].
+    relaxed: Pool,
 }
 
 impl PgBackend {
     /// Connect to `url` (`postgres://user@host:port/db`) and bring the schema up to date.
     pub async fn connect(url: &str) -> Result<Self> {
         let config: tokio_postgres::Config = url.parse()?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(StoreError::backend)?;
-        let mut client = pool.get().await?;
+        let pool = |mut config: tokio_postgres::Config, size: usize, relaxed: bool| {
+            if relaxed {
+                let options = format!("{} -c synchronous_commit=off", config.get_options().unwrap_or_default());
+                config.options(options.trim());
+            }
+            let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+            Pool::builder(manager).max_size(size).build().map_err(StoreError::backend)
+        };
+        let (durable, relaxed) = (pool(config.clone(), POOL_SIZE, false)?, pool(config, RELAXED_POOL_SIZE, true)?);
+        let mut client = durable.get().await?;
         embedded::migrations::runner().run_async(&mut **client).await.map_err(StoreError::backend)?;
-        Ok(Self { pool })
+        Ok(Self { pool: durable, relaxed })
     }
 }
 
 #[async_trait]
 impl Backend for PgBackend {
     async fn transact<R: Send + 'static>(&self, mode: Mode, f: TxFn<R>) -> Result<R> {
-        let mut client = self.pool.get().await?;
-        let t = client.build_transaction().read_only(mode == Mode::Read).start().await?;
-        if mode == Mode::WriteRelaxed {
-            t.batch_execute("SET LOCAL synchronous_commit = off").await?;
+        if mode != Mode::Write {
+            // Reads: at READ COMMITTED every statement sees its own snapshot, inside a
+            // transaction or not, so they need no BEGIN and COMMIT (two round trips saved per
+            // read: a device request's authentication is one). Single-statement writes are
+            // atomic by themselves and commit on their own; relaxed ones on a connection that
+            // does not wait for the WAL.
+            let client = if mode == Mode::WriteRelaxed { self.relaxed.get().await? } else { self.pool.get().await? };
+            let mut tx = PgTx { c: Conn::Auto(&client) };
+            return f(&mut tx).await;
         }
-        let mut tx = PgTx { t };
+        let mut client = self.pool.get().await?;
+        let t = client.build_transaction().start().await?;
+        let mut tx = PgTx { c: Conn::Tx(t) };
         let result = f(&mut tx).await;
+        let Conn::Tx(t) = tx.c else { unreachable!("writes run in a transaction") };
         match result {
             Ok(v) => {
-                tx.t.commit().await?;
+                t.commit().await?;
                 Ok(v)
             }
             // Dropping the transaction rolls it back.
@@ -82,8 +102,15 @@ impl Backend for PgBackend {
     }
 }
 
+/// Where a [`PgTx`]'s statements go: a transaction (writes), or the connection itself, each
+/// statement committing on its own (reads, single-statement writes).
+enum Conn<'a> {
+    Tx(deadpool_postgres::Transaction<'a>),
+    Auto(&'a deadpool_postgres::Client),
+}
+
 pub(crate) struct PgTx<'a> {
-    t: deadpool_postgres::Transaction<'a>,
+    c: Conn<'a>,
 }
 
 type P<'a> = &'a (dyn ToSql + Sync);
@@ -204,25 +231,39 @@ fn param(p: &Param) -> P<'_> {
     }
 }
 
+/// `$c.$method(args)` on whichever connection a [`PgTx`] holds.
+macro_rules! on_conn {
+    ($c:expr, $method:ident($($arg:expr),*)) => {
+        match &$c {
+            Conn::Tx(t) => t.$method($($arg),*).await,
+            Conn::Auto(c) => c.$method($($arg),*).await,
+        }
+    };
+}
+
 impl PgTx<'_> {
     async fn one<T>(&self, sql: &str, p: &[P<'_>], f: impl FnOnce(&Row) -> Result<T>) -> Result<Option<T>> {
-        let stmt = self.t.prepare_cached(sql).await?;
-        self.t.query_opt(&stmt, p).await?.as_ref().map(f).transpose()
+        let stmt = on_conn!(self.c, prepare_cached(sql))?;
+        on_conn!(self.c, query_opt(&stmt, p))?.as_ref().map(f).transpose()
     }
 
     async fn all<T>(&self, sql: &str, p: &[P<'_>], f: impl FnMut(&Row) -> Result<T>) -> Result<Vec<T>> {
-        let stmt = self.t.prepare_cached(sql).await?;
-        self.t.query(&stmt, p).await?.iter().map(f).collect()
+        let stmt = on_conn!(self.c, prepare_cached(sql))?;
+        on_conn!(self.c, query(&stmt, p))?.iter().map(f).collect()
     }
 
     async fn exec(&self, sql: &str, p: &[P<'_>]) -> Result<u64> {
-        let stmt = self.t.prepare_cached(sql).await?;
-        Ok(self.t.execute(&stmt, p).await?)
+        let stmt = on_conn!(self.c, prepare_cached(sql))?;
+        Ok(on_conn!(self.c, execute(&stmt, p))?)
     }
 
     async fn id(&self, sql: &str, p: &[P<'_>]) -> Result<i64> {
-        let stmt = self.t.prepare_cached(sql).await?;
-        Ok(self.t.query_one(&stmt, p).await?.try_get(0)?)
+        let stmt = on_conn!(self.c, prepare_cached(sql))?;
+        Ok(on_conn!(self.c, query_one(&stmt, p))?.try_get(0)?)
+    }
+
+    async fn batch(&self, sql: &str) -> Result<()> {
+        Ok(on_conn!(self.c, batch_execute(sql))?)
     }
 
     async fn load_application(&self, sql: &str, id: ApplicationId) -> Result<Option<ApplicationState>> {
@@ -408,11 +449,11 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
     async fn savepoint(&mut self) -> Result<()> {
-        self.t.batch_execute("SAVEPOINT event").await?;
+        self.batch("SAVEPOINT event").await?;
         Ok(())
     }
     async fn rollback_to_savepoint(&mut self) -> Result<()> {
-        self.t.batch_execute("ROLLBACK TO SAVEPOINT event").await?;
+        self.batch("ROLLBACK TO SAVEPOINT event").await?;
         Ok(())
     }
 
@@ -696,6 +737,25 @@ impl Tx for PgTx<'_> {
             .one("SELECT 1 FROM photo_refs WHERE hash = $1 AND village_id = $2 LIMIT 1", &[&hash.to_hex(), &village.0], |_| Ok(()))
             .await?
             .is_some())
+    }
+    async fn photo_referenced_and_present(&mut self, hash: &PhotoHash, village: VillageId) -> Result<(bool, bool)> {
+        let row = self
+            .one(
+                "SELECT EXISTS (SELECT 1 FROM photo_refs WHERE hash = $1 AND village_id = $2), EXISTS (SELECT 1 FROM photos WHERE hash = $1)",
+                &[&hash.to_hex(), &village.0],
+                |r| Ok((r.try_get::<_, bool>(0)?, r.try_get::<_, bool>(1)?)),
+            )
+            .await?;
+        Ok(row.unwrap_or((false, false)))
+    }
+    async fn record_photo_upload(&mut self, id: &str, hash: &PhotoHash, bytes: u64, now: DateTime<Utc>) -> Result<()> {
+        self.exec(
+            "WITH stored AS (INSERT INTO photos (hash, bytes, stored_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING) \
+             UPDATE uploads SET received = $2, updated_at = $3 WHERE id = $4",
+            &[&hash.to_hex(), &(bytes as i64), &now, &id],
+        )
+        .await?;
+        Ok(())
     }
     async fn insert_photo(&mut self, hash: &PhotoHash, bytes: u64, now: DateTime<Utc>) -> Result<()> {
         self.exec(

@@ -1,7 +1,8 @@
 //! Embedded SQLite backend (the default).
 //!
 //! One file in WAL mode with `synchronous=FULL` (an acknowledged push survives a power cut);
-//! only [`Mode::WriteRelaxed`] transactions (a tus upload's creation and offset) commit with `NORMAL`.
+//! only [`Mode::WriteRelaxed`] transactions (a tus upload's creation and offset, when a device was
+//! last heard from) commit with `NORMAL`.
 //! SQLite allows one writer at a time, so there is exactly one writer connection, used under a
 //! mutex, and a small pool of read-only connections that read in parallel with it. All SQLite
 //! calls are blocking, so every transaction runs on tokio's blocking pool; the domain
@@ -107,6 +108,9 @@ impl SqliteBackend {
 
 /// Run `f` in a transaction on `conn` (on a blocking thread).
 fn run_in_tx<R>(conn: &mut Connection, mode: Mode, f: TxFn<R>) -> Result<R> {
+    if mode == Mode::WriteOne {
+        return run_in_tx(conn, Mode::Write, f);
+    }
     if mode == Mode::WriteRelaxed {
         // the WAL is fsynced by the next FULL commit (or checkpoint), not by this one
         conn.execute_batch("PRAGMA synchronous=NORMAL")?;
@@ -134,7 +138,7 @@ fn run_in_tx<R>(conn: &mut Connection, mode: Mode, f: TxFn<R>) -> Result<R> {
 impl Backend for SqliteBackend {
     async fn transact<R: Send + 'static>(&self, mode: Mode, f: TxFn<R>) -> Result<R> {
         match mode {
-            Mode::Write | Mode::WriteRelaxed => {
+            Mode::Write | Mode::WriteRelaxed | Mode::WriteOne => {
                 let writer = self.writer.clone();
                 tokio::task::spawn_blocking(move || {
                     let mut conn = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -719,6 +723,18 @@ impl Tx for SqliteTx<'_> {
         Ok(self
             .one("SELECT 1 FROM photo_refs WHERE hash = ?1 AND village_id = ?2 LIMIT 1", params![hash.to_hex(), village.0], |_| Ok(()))?
             .is_some())
+    }
+    async fn photo_referenced_and_present(&mut self, hash: &PhotoHash, village: VillageId) -> Result<(bool, bool)> {
+        let row = self.one(
+            "SELECT EXISTS (SELECT 1 FROM photo_refs WHERE hash = ?1 AND village_id = ?2), EXISTS (SELECT 1 FROM photos WHERE hash = ?1)",
+            params![hash.to_hex(), village.0],
+            |r| Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?)),
+        )?;
+        Ok(row.unwrap_or((false, false)))
+    }
+    async fn record_photo_upload(&mut self, id: &str, hash: &PhotoHash, bytes: u64, now: DateTime<Utc>) -> Result<()> {
+        self.insert_photo(hash, bytes, now).await?;
+        self.set_upload_offset(id, bytes, now).await
     }
     async fn insert_photo(&mut self, hash: &PhotoHash, bytes: u64, now: DateTime<Utc>) -> Result<()> {
         self.exec(

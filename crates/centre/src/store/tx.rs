@@ -144,8 +144,14 @@ pub(crate) trait Tx: crate::store::staff_ops::StaffTx + crate::store::retention_
     async fn photos_present(&mut self, hashes: &[PhotoHash]) -> Result<Vec<PhotoHash>>;
     /// Some application or delivery of `village` refers to the photo.
     async fn photo_referenced(&mut self, hash: &PhotoHash, village: VillageId) -> Result<bool>;
+    /// In one statement: whether some application or delivery of `village` refers to the
+    /// photo, and whether the centre has it.
+    async fn photo_referenced_and_present(&mut self, hash: &PhotoHash, village: VillageId) -> Result<(bool, bool)>;
     async fn insert_photo(&mut self, hash: &PhotoHash, bytes: u64, now: DateTime<Utc>) -> Result<()>;
     async fn insert_upload(&mut self, u: &Upload) -> Result<()>;
+    /// The photo is stored: record it (if new) and its upload as complete, in one statement
+    /// where the backend allows (PostgreSQL; SQLite makes two in its transaction).
+    async fn record_photo_upload(&mut self, id: &str, hash: &PhotoHash, bytes: u64, now: DateTime<Utc>) -> Result<()>;
     async fn upload(&mut self, id: &str) -> Result<Option<Upload>>;
     async fn set_upload_offset(&mut self, id: &str, offset: u64, now: DateTime<Utc>) -> Result<()>;
     async fn delete_upload(&mut self, id: &str) -> Result<()>;

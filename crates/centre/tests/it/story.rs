@@ -235,6 +235,12 @@ async fn village_and_township_isolation(store: Arc<dyn Store>) {
     assert_eq!(s.reveal_id_number(w.reviewer, r.id).await.unwrap(), r.id_number);
     assert!(s.photo_upload_allowed(dev_a, a.materials[0].photos[0].hash).await.unwrap());
     assert!(!s.photo_upload_allowed(dev_b, a.materials[0].photos[0].hash).await.unwrap());
+    let photo = a.materials[0].photos[0].clone();
+    assert_eq!(s.photo_for_upload(dev_a, photo.hash).await.unwrap(), Some(false), "its village's device may upload it; not there yet");
+    assert_eq!(s.photo_for_upload(dev_b, photo.hash).await.unwrap(), None, "another village's device may not");
+    s.complete_upload("no-such-upload", photo.hash, photo.bytes).await.unwrap();
+    assert_eq!(s.photo_for_upload(dev_a, photo.hash).await.unwrap(), Some(true), "stored: nothing to send");
+    assert_eq!(s.photo_for_upload(dev_b, photo.hash).await.unwrap(), None, "stored or not, not for another village");
 
     let b_feed = s.pull(w.village_b, 0, 500).await.unwrap();
     assert!(b_feed.changes.iter().all(|c| matches!(c.body, ChangeBody::Catalogue { .. })), "{:?}", b_feed.changes);
