@@ -285,6 +285,8 @@ enum Dir {
 /// A segment on its way.
 struct Segment {
     started: Instant,
+    /// How long it occupies the link (twice its transmission if lost).
+    busy: Duration,
     arrives: Instant,
     data: Vec<u8>,
 }
@@ -319,17 +321,18 @@ async fn pipe(from: &mut OwnedReadHalf, to: &mut OwnedWriteHalf, s: &Shared, dir
                 ended = wire.transmit(n).1;
                 arrives = arrives.max(ended + one_way) + s.spec.rto();
             }
+            let busy = ended - started;
             if dir == Dir::Up {
-                s.stats.up_busy_us.fetch_add((ended - started).as_micros() as u64, Ordering::Relaxed);
+                s.stats.up_busy_us.fetch_add(busy.as_micros() as u64, Ordering::Relaxed);
             }
             arrives = arrives.max(last_arrival);
             last_arrival = arrives;
             in_flight.fetch_add(n as u64, Ordering::Relaxed);
-            queue.lock().unwrap().push_back(Segment { started, arrives, data: buf[..n].to_vec() });
+            queue.lock().unwrap().push_back(Segment { started, busy, arrives, data: buf[..n].to_vec() });
             ready.notify_one();
         }
         // the close travels behind the last segment
-        queue.lock().unwrap().push_back(Segment { started: Instant::now(), arrives: last_arrival, data: Vec::new() });
+        queue.lock().unwrap().push_back(Segment { started: Instant::now(), busy: Duration::ZERO, arrives: last_arrival, data: Vec::new() });
         ready.notify_one();
         std::future::pending::<()>().await;
     };
@@ -360,8 +363,14 @@ async fn pipe(from: &mut OwnedReadHalf, to: &mut OwnedWriteHalf, s: &Shared, dir
         _ = cut.changed() => {
             // Bytes whose transmission had begun were on the wire, delivered or not.
             let now = Instant::now();
-            let lost: usize = queue.lock().unwrap().iter().filter(|seg| seg.started <= now).map(|seg| seg.data.len()).sum();
+            let queue = queue.lock().unwrap();
+            let lost: usize = queue.iter().filter(|seg| seg.started <= now).map(|seg| seg.data.len()).sum();
             counter.fetch_add(lost as u64, Ordering::Relaxed);
+            // segments booked on the link but never sent did not keep it busy
+            if dir == Dir::Up {
+                let unsent: Duration = queue.iter().filter(|seg| seg.started > now).map(|seg| seg.busy).sum();
+                s.stats.up_busy_us.fetch_sub((unsent.as_micros() as u64).min(LinkStats::get(&s.stats.up_busy_us)), Ordering::Relaxed);
+            }
             End::Abort
         }
     }

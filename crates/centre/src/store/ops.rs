@@ -234,8 +234,9 @@ pub(crate) async fn enrol(tx: &mut dyn Tx, req: &EnrolRequest, now: DateTime<Utc
     })
 }
 
-pub(crate) async fn authenticate_device(tx: &mut dyn Tx, token: &str) -> Result<DeviceAuth> {
-    match tx.device_by_token_hash(&secret::fingerprint(token)).await? {
+/// The device whose token has this [`secret::fingerprint`].
+pub(crate) async fn authenticate_device(tx: &mut dyn Tx, token_fingerprint: &str) -> Result<DeviceAuth> {
+    match tx.device_by_token_hash(token_fingerprint).await? {
         None => Err(refuse(ErrorCode::Unauthorized, "设备未注册或令牌无效 / unknown device token")),
         Some(d) if d.revoked => Err(refuse(ErrorCode::Revoked, "此设备已被镇中心停用,请重新注册 / this device was revoked by the township centre")),
         Some(d) => Ok(d.auth),
