@@ -314,14 +314,15 @@ async fn pipe(from: &mut OwnedReadHalf, to: &mut OwnedWriteHalf, s: &Shared, dir
                 Ok(n) => n,
             };
             let lost = s.spec.loss > 0.0 && s.rng.lock().unwrap().random_bool(s.spec.loss);
-            let (started, mut ended) = wire.transmit(n);
+            let (started, ended) = wire.transmit(n);
+            let mut busy = ended - started;
             let mut arrives = ended + one_way;
             if lost {
                 s.stats.lost_segments.fetch_add(1, Ordering::Relaxed);
-                ended = wire.transmit(n).1;
+                let (again, ended) = wire.transmit(n);
+                busy += ended - again;
                 arrives = arrives.max(ended + one_way) + s.spec.rto();
             }
-            let busy = ended - started;
             if dir == Dir::Up {
                 s.stats.up_busy_us.fetch_add(busy.as_micros() as u64, Ordering::Relaxed);
             }
