@@ -519,6 +519,39 @@ async fn an_enrolment_answer_lost_on_the_way_is_asked_for_again_with_the_same_co
     centre.stop().await;
 }
 
+/// The app is killed (here: the enrolment abandoned) after the centre enrolled the phone but
+/// before its answer arrived. Trying the same code again sends the key saved with the first
+/// try and gets the same enrolment, instead of finding the code spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_abandoned_before_its_answer_is_finished_by_the_same_code() {
+    let centre = TestCentre::start().await;
+    let proxy = FaultProxy::start(centre.addr, None).await;
+    proxy.script(ScriptedFault { marker: b"POST /api/v1/enrol", occurrence: 1, after: 20, kind: FaultKind::Cut });
+    let (_d, store) = open_store();
+    let code = centre.demo_code();
+    let first = tokio::spawn({
+        let (store, url, code) = (store.clone(), proxy.url(), code.clone());
+        async move { sync::enrol(&store, &url, &code, "王村代办员的手机").await }
+    });
+    // the centre has enrolled the device; the phone is waiting to ask again: kill it
+    let waited = std::time::Instant::now();
+    while centre.store.devices(centre.township).await.unwrap().is_empty() {
+        assert!(waited.elapsed() < Duration::from_secs(10), "the centre never got the enrolment");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled(), "abandoned before the answer came");
+    assert_eq!(store.enrolment().unwrap(), None);
+
+    let e = sync::enrol(&store, &proxy.url(), &code, "王村代办员的手机").await.unwrap();
+    let devices = centre.store.devices(centre.township).await.unwrap();
+    assert_eq!(devices.len(), 1, "the same device, not a second one");
+    assert_eq!(devices[0].id.to_string(), e.device_id);
+    assert_eq!(centre.store.authenticate_device(&e.token).await.unwrap().device_id.to_string(), e.device_id);
+    assert_eq!(store.meta("enrol.pending").unwrap(), None, "the saved key is dropped once enrolled");
+    centre.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_centre_with_its_own_certificate_is_trusted_by_the_pin_in_its_link_and_only_then() {
     let (centre, der) = TestCentre::start_tls().await;

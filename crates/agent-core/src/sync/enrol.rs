@@ -4,8 +4,11 @@
 //! A code works once, but the phone makes its own device token (`device_key`, 256 random
 //! bits) and sends it with the code: the centre keeps the token's fingerprint, and the same
 //! code asked again with the same key gets the same answer. So an answer lost on the way back
-//! (a cut link) is simply asked for again, with back-off, like any other request; the agent
-//! needs a new code only if the phone gave up (or restarted) before an answer came.
+//! (a cut link) is simply asked for again, with back-off, like any other request. The key is
+//! saved (in the encrypted store) before it is sent, under the centre and a fingerprint of
+//! the code, so that trying the same code again — after the app was killed, or gave up
+//! waiting — sends the same key and gets the answer the first try earned, instead of finding
+//! the code spent.
 
 use super::config::SyncConfig;
 use super::error::SyncError;
@@ -34,6 +37,26 @@ pub async fn enrol_pinned(store: &Store, centre_url: &str, code: &str, device_na
     enrol_with(store, centre_url, code, device_name, pin, &cfg).await
 }
 
+/// Store key of the enrolment under way: `<centre>\n<sha256 of the code>\n<device key>`.
+const PENDING_KEY: &str = "enrol.pending";
+
+/// The device key to send with `code` to `centre`: the one saved by an earlier try with the
+/// same code, or a new one, saved before it is used.
+fn device_key_for(store: &Store, centre: &str, code: &str) -> Result<String, SyncError> {
+    use sha2::Digest;
+    let code_hash = hex::encode(sha2::Sha256::digest(code.as_bytes()));
+    if let Some(saved) = store.meta(PENDING_KEY)? {
+        if let [c, h, key] = saved.splitn(3, '\n').collect::<Vec<_>>()[..] {
+            if c == centre && h == code_hash && daiban_proto::sync::is_device_token(key) {
+                return Ok(key.to_string());
+            }
+        }
+    }
+    let key = new_device_key();
+    store.set_meta(PENDING_KEY, &format!("{centre}\n{code_hash}\n{key}"))?;
+    Ok(key)
+}
+
 /// A device token of the form the centre expects ([`daiban_proto::sync::is_device_token`]).
 fn new_device_key() -> String {
     use rand::RngCore;
@@ -52,7 +75,7 @@ pub(crate) async fn enrol_with(
 ) -> Result<Enrolment, SyncError> {
     let base = parse_centre_url(centre_url)?;
     let api = Api::new(build_client(cfg, pin)?, base.clone(), None, cfg.clone());
-    let key = new_device_key();
+    let key = device_key_for(store, base.as_str().trim_end_matches('/'), code.trim())?;
     let req = EnrolRequest { code: code.trim().to_string(), device_name: device_name.trim().to_string(), device_key: Some(key.clone()) };
     let url = api.url("/api/v1/enrol")?;
     let resp: EnrolResponse = api.json(|| Ok(api.request(Method::POST, url.clone()).json(&req))).await?;
@@ -76,6 +99,7 @@ pub(crate) async fn enrol_with(
         store.reset_pull_cursor()?;
     }
     store.save_enrolment(&enrolment)?;
+    store.delete_meta(PENDING_KEY)?;
     tracing::info!(village = %enrolment.village_code, device = %enrolment.device_id, "enrolled");
     Ok(enrolment)
 }
