@@ -543,7 +543,9 @@ async fn an_enrolment_abandoned_before_its_answer_is_finished_by_the_same_code()
     assert!(first.await.unwrap_err().is_cancelled(), "abandoned before the answer came");
     assert_eq!(store.enrolment().unwrap(), None);
 
-    let e = sync::enrol(&store, &proxy.url(), &code, "王村代办员的手机").await.unwrap();
+    // typed again, differently: lower case, a space for the hyphen
+    let retyped = format!(" {} ", code.to_lowercase().replace('-', " "));
+    let e = sync::enrol(&store, &proxy.url(), &retyped, "王村代办员的手机").await.unwrap();
     let devices = centre.store.devices(centre.township).await.unwrap();
     assert_eq!(devices.len(), 1, "the same device, not a second one");
     assert_eq!(devices[0].id.to_string(), e.device_id);

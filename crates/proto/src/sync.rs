@@ -41,6 +41,13 @@ pub struct EnrolRequest {
 /// Prefix of device tokens.
 pub const DEVICE_TOKEN_PREFIX: &str = "dbn_";
 
+/// The canonical form of a typed-in enrolment code (`xxxx-xxxx`, `XXXX XXXX`, …): letters and
+/// digits only, upper case. The centre stores codes in this form, and the phone files the key
+/// of an enrolment under way by it, so a code typed again differently is the same code.
+pub fn normalise_enrolment_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
 /// Whether `s` has the form of a device token: [`DEVICE_TOKEN_PREFIX`] and 64 lower-case hex
 /// digits (256 random bits).
 pub fn is_device_token(s: &str) -> bool {

@@ -44,7 +44,7 @@ const PENDING_KEY: &str = "enrol.pending";
 /// same code, or a new one, saved before it is used.
 fn device_key_for(store: &Store, centre: &str, code: &str) -> Result<String, SyncError> {
     use sha2::Digest;
-    let code_hash = hex::encode(sha2::Sha256::digest(code.as_bytes()));
+    let code_hash = hex::encode(sha2::Sha256::digest(daiban_proto::sync::normalise_enrolment_code(code).as_bytes()));
     if let Some(saved) = store.meta(PENDING_KEY)? {
         if let [c, h, key] = saved.splitn(3, '\n').collect::<Vec<_>>()[..] {
             if c == centre && h == code_hash && daiban_proto::sync::is_device_token(key) {

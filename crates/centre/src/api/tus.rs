@@ -421,6 +421,11 @@ pub(super) async fn patch(
         written += frame.len() as u64;
         file.push(&frame).await?;
     };
+    // A request that ended early but had brought every byte of the upload (its end-of-body
+    // never came, or a newer request stopped it just then) finishes it like any last chunk:
+    // recording an offset equal to the length without storing the photo would tell the
+    // client the photo is there when it is not.
+    let cut = cut.filter(|_| checksum.is_some() || written < room);
     if let Some((why, status)) = cut {
         // A chunk with a checksum is all or nothing; without one, keep what arrived.
         if checksum.is_some() {

@@ -40,7 +40,7 @@ pub fn new_enrolment_code() -> String {
 
 /// The canonical form of a typed-in code: upper case, no spaces or hyphens.
 pub fn normalise_code(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+    daiban_proto::sync::normalise_enrolment_code(code)
 }
 
 /// argon2id hash in PHC string format.

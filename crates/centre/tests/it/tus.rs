@@ -234,3 +234,33 @@ async fn a_newer_request_takes_an_upload_over_from_a_dead_one() {
     assert_eq!(head_other.status(), 404);
     c.stop().await;
 }
+
+/// Every byte of a photo arrives, but the request never ends (its end-of-body is lost with the
+/// connection): when the phone asks again, the photo is stored and verified — the offset must
+/// never say "complete" for a photo the centre does not have.
+#[tokio::test]
+async fn a_request_that_brought_every_byte_but_never_ended_stores_the_photo() {
+    let c = Centre::start().await;
+    let (dev, _) = c.enrol(c.world.village_a).await;
+    let t = dev.token.as_str();
+    let jpeg = real_jpeg();
+    let hash = PhotoHash::of(&jpeg);
+    push_application_with(&c, t, &jpeg).await;
+    let url = c.url(&header(&create(&c, t, &hash, jpeg.len()).await, "location"));
+    let all: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(jpeg.clone())];
+    let body = futures_util::stream::iter(all).chain(futures_util::stream::pending());
+    let stale = tokio::spawn(
+        tus(&c, Method::PATCH, &url, t)
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!stale.is_finished(), "the centre still waits for the end of the body");
+    assert_eq!(offset_of(&c, &url, t).await, jpeg.len());
+    assert_eq!(c.photos.get(&hash).await.unwrap().as_deref(), Some(&jpeg[..]), "complete means stored, byte-identical");
+    assert!(c.world.store.photos_missing(vec![hash]).await.unwrap().is_empty());
+    stale.abort();
+    c.stop().await;
+}
