@@ -189,6 +189,29 @@ async fn a_photo_that_does_not_match_its_hash_is_discarded() {
     c.stop().await;
 }
 
+/// A device with a pushed application whose photo is a real JPEG, and a fresh upload of it:
+/// (token, photo, its hash, upload URL).
+async fn upload_of_a_real_photo(c: &Centre) -> (String, Vec<u8>, PhotoHash, String) {
+    let (dev, _) = c.enrol(c.world.village_a).await;
+    let jpeg = real_jpeg();
+    let hash = PhotoHash::of(&jpeg);
+    push_application_with(c, &dev.token, &jpeg).await;
+    let url = c.url(&header(&create(c, &dev.token, &hash, jpeg.len()).await, "location"));
+    (dev.token, jpeg, hash, url)
+}
+
+/// A PATCH from offset 0 that sends `sent` and then nothing, its connection kept open (a
+/// phone gone without a reset), with `Content-Length` if given; left running.
+fn stalled_patch(c: &Centre, url: &str, token: &str, sent: Vec<u8>, length: Option<usize>) -> tokio::task::JoinHandle<reqwest::Result<Response>> {
+    let first: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(sent)];
+    let body = futures_util::stream::iter(first).chain(futures_util::stream::pending());
+    let mut req = tus(c, Method::PATCH, url, token).header("Content-Type", "application/offset+octet-stream").header("Upload-Offset", "0");
+    if let Some(n) = length {
+        req = req.header("Content-Length", n.to_string());
+    }
+    tokio::spawn(req.body(reqwest::Body::wrap_stream(body)).send())
+}
+
 /// A phone's connection dies without a reset (it changed cells): the centre still waits for
 /// the rest of the PATCH. When the phone asks again, the stale request is stopped at once,
 /// what it received is kept, and the upload goes on from there — no waiting out the centre's
@@ -196,24 +219,11 @@ async fn a_photo_that_does_not_match_its_hash_is_discarded() {
 #[tokio::test]
 async fn a_newer_request_takes_an_upload_over_from_a_dead_one() {
     let c = Centre::start().await;
-    let (dev, _) = c.enrol(c.world.village_a).await;
-    let t = dev.token.as_str();
-    let jpeg = real_jpeg();
-    let hash = PhotoHash::of(&jpeg);
-    push_application_with(&c, t, &jpeg).await;
-    let url = c.url(&header(&create(&c, t, &hash, jpeg.len()).await, "location"));
+    let (t, jpeg, hash, url) = upload_of_a_real_photo(&c).await;
+    let t = t.as_str();
     let sent = jpeg.len() / 3;
     // the body's first third goes, then nothing, and the connection stays open
-    let first: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(jpeg[..sent].to_vec())];
-    let body = futures_util::stream::iter(first).chain(futures_util::stream::pending());
-    let stale = tokio::spawn(
-        tus(&c, Method::PATCH, &url, t)
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", "0")
-            .header("Content-Length", jpeg.len().to_string())
-            .body(reqwest::Body::wrap_stream(body))
-            .send(),
-    );
+    let stale = stalled_patch(&c, &url, t, jpeg[..sent].to_vec(), Some(jpeg.len()));
     // until the centre has taken the bytes in (it keeps them in memory while more may come)
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(!stale.is_finished(), "the centre is still waiting for the rest");
@@ -241,24 +251,12 @@ async fn a_newer_request_takes_an_upload_over_from_a_dead_one() {
 #[tokio::test]
 async fn a_request_that_brought_every_byte_but_never_ended_stores_the_photo() {
     let c = Centre::start().await;
-    let (dev, _) = c.enrol(c.world.village_a).await;
-    let t = dev.token.as_str();
-    let jpeg = real_jpeg();
-    let hash = PhotoHash::of(&jpeg);
-    push_application_with(&c, t, &jpeg).await;
-    let url = c.url(&header(&create(&c, t, &hash, jpeg.len()).await, "location"));
-    let all: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(jpeg.clone())];
-    let body = futures_util::stream::iter(all).chain(futures_util::stream::pending());
-    let stale = tokio::spawn(
-        tus(&c, Method::PATCH, &url, t)
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", "0")
-            .body(reqwest::Body::wrap_stream(body))
-            .send(),
-    );
+    let (t, jpeg, hash, url) = upload_of_a_real_photo(&c).await;
+    // no Content-Length: the body ends with a chunked-encoding terminator that never comes
+    let stale = stalled_patch(&c, &url, &t, jpeg.clone(), None);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(!stale.is_finished(), "the centre still waits for the end of the body");
-    assert_eq!(offset_of(&c, &url, t).await, jpeg.len());
+    assert_eq!(offset_of(&c, &url, &t).await, jpeg.len());
     assert_eq!(c.photos.get(&hash).await.unwrap().as_deref(), Some(&jpeg[..]), "complete means stored, byte-identical");
     assert!(c.world.store.photos_missing(vec![hash]).await.unwrap().is_empty());
     stale.abort();
