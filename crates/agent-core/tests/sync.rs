@@ -503,12 +503,18 @@ async fn the_network_coming_back_ends_a_back_off_at_once() {
     centre.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_enrolment_answer_lost_on_the_way_is_asked_for_again_with_the_same_code() {
+/// A centre behind a proxy that cuts the answer to the first enrolment after its first bytes
+/// (the centre has enrolled the phone; the phone does not learn it).
+async fn centre_losing_the_first_enrolment_answer() -> (TestCentre, FaultProxy) {
     let centre = TestCentre::start().await;
     let proxy = FaultProxy::start(centre.addr, None).await;
-    // The centre enrols the phone, but the answer is cut after its first bytes.
     proxy.script(ScriptedFault { marker: b"POST /api/v1/enrol", occurrence: 1, after: 20, kind: FaultKind::Cut });
+    (centre, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_answer_lost_on_the_way_is_asked_for_again_with_the_same_code() {
+    let (centre, proxy) = centre_losing_the_first_enrolment_answer().await;
     let (_d, store) = open_store();
     let e = sync::enrol(&store, &proxy.url(), &centre.demo_code(), "王村代办员的手机").await.unwrap();
     assert_eq!(proxy.stats.cuts.load(Ordering::Relaxed), 1, "the first answer was cut: the enrolment above is the second ask");
@@ -524,9 +530,7 @@ async fn an_enrolment_answer_lost_on_the_way_is_asked_for_again_with_the_same_co
 /// try and gets the same enrolment, instead of finding the code spent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enrolment_abandoned_before_its_answer_is_finished_by_the_same_code() {
-    let centre = TestCentre::start().await;
-    let proxy = FaultProxy::start(centre.addr, None).await;
-    proxy.script(ScriptedFault { marker: b"POST /api/v1/enrol", occurrence: 1, after: 20, kind: FaultKind::Cut });
+    let (centre, proxy) = centre_losing_the_first_enrolment_answer().await;
     let (_d, store) = open_store();
     let code = centre.demo_code();
     let first = tokio::spawn({

@@ -24,7 +24,7 @@
 //! Counted: bytes carried per direction (segments whose transmission began, including those
 //! lost in flight at a cut; a loss retransmission is not counted again: these are the HTTP
 //! bytes, TCP/IP headers and retransmissions are outside the count), cuts, connections,
-//! refusals, lost segments, and the time the uplink spent transmitting.
+//! refusals and lost segments.
 
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
@@ -83,8 +83,6 @@ pub struct LinkStats {
     /// Connections reset at accept because the link was down.
     pub refused: AtomicU64,
     pub lost_segments: AtomicU64,
-    /// Microseconds the uplink spent transmitting (its utilisation).
-    pub up_busy_us: AtomicU64,
 }
 
 impl LinkStats {
@@ -192,7 +190,7 @@ impl Link {
 
     /// Start the clock: zero the counters and cut the link every `cut_every` from now.
     pub fn begin(&mut self) {
-        for c in [&self.stats.bytes_up, &self.stats.bytes_down, &self.stats.cuts, &self.stats.refused, &self.stats.lost_segments, &self.stats.up_busy_us] {
+        for c in [&self.stats.bytes_up, &self.stats.bytes_down, &self.stats.cuts, &self.stats.refused, &self.stats.lost_segments] {
             c.store(0, Ordering::Relaxed);
         }
         let Some(every) = self.shared.spec.cut_every else { return };
@@ -285,8 +283,6 @@ enum Dir {
 /// A segment on its way.
 struct Segment {
     started: Instant,
-    /// How long it occupies the link (twice its transmission if lost).
-    busy: Duration,
     arrives: Instant,
     data: Vec<u8>,
 }
@@ -315,25 +311,20 @@ async fn pipe(from: &mut OwnedReadHalf, to: &mut OwnedWriteHalf, s: &Shared, dir
             };
             let lost = s.spec.loss > 0.0 && s.rng.lock().unwrap().random_bool(s.spec.loss);
             let (started, ended) = wire.transmit(n);
-            let mut busy = ended - started;
             let mut arrives = ended + one_way;
             if lost {
                 s.stats.lost_segments.fetch_add(1, Ordering::Relaxed);
-                let (again, ended) = wire.transmit(n);
-                busy += ended - again;
-                arrives = arrives.max(ended + one_way) + s.spec.rto();
-            }
-            if dir == Dir::Up {
-                s.stats.up_busy_us.fetch_add(busy.as_micros() as u64, Ordering::Relaxed);
+                let again = wire.transmit(n).1;
+                arrives = arrives.max(again + one_way) + s.spec.rto();
             }
             arrives = arrives.max(last_arrival);
             last_arrival = arrives;
             in_flight.fetch_add(n as u64, Ordering::Relaxed);
-            queue.lock().unwrap().push_back(Segment { started, busy, arrives, data: buf[..n].to_vec() });
+            queue.lock().unwrap().push_back(Segment { started, arrives, data: buf[..n].to_vec() });
             ready.notify_one();
         }
         // the close travels behind the last segment
-        queue.lock().unwrap().push_back(Segment { started: Instant::now(), busy: Duration::ZERO, arrives: last_arrival, data: Vec::new() });
+        queue.lock().unwrap().push_back(Segment { started: Instant::now(), arrives: last_arrival, data: Vec::new() });
         ready.notify_one();
         std::future::pending::<()>().await;
     };
@@ -364,14 +355,8 @@ async fn pipe(from: &mut OwnedReadHalf, to: &mut OwnedWriteHalf, s: &Shared, dir
         _ = cut.changed() => {
             // Bytes whose transmission had begun were on the wire, delivered or not.
             let now = Instant::now();
-            let queue = queue.lock().unwrap();
-            let lost: usize = queue.iter().filter(|seg| seg.started <= now).map(|seg| seg.data.len()).sum();
+            let lost: usize = queue.lock().unwrap().iter().filter(|seg| seg.started <= now).map(|seg| seg.data.len()).sum();
             counter.fetch_add(lost as u64, Ordering::Relaxed);
-            // segments booked on the link but never sent did not keep it busy
-            if dir == Dir::Up {
-                let unsent: Duration = queue.iter().filter(|seg| seg.started > now).map(|seg| seg.busy).sum();
-                s.stats.up_busy_us.fetch_sub((unsent.as_micros() as u64).min(LinkStats::get(&s.stats.up_busy_us)), Ordering::Relaxed);
-            }
             End::Abort
         }
     }

@@ -74,8 +74,9 @@ pub(crate) async fn enrol_with(
     cfg: &Arc<SyncConfig>,
 ) -> Result<Enrolment, SyncError> {
     let base = parse_centre_url(centre_url)?;
-    let api = Api::new(build_client(cfg, pin)?, base.clone(), None, cfg.clone());
-    let key = device_key_for(store, base.as_str().trim_end_matches('/'), code.trim())?;
+    let centre = base.as_str().trim_end_matches('/').to_string();
+    let api = Api::new(build_client(cfg, pin)?, base, None, cfg.clone());
+    let key = device_key_for(store, &centre, code)?;
     let req = EnrolRequest { code: code.trim().to_string(), device_name: device_name.trim().to_string(), device_key: Some(key.clone()) };
     let url = api.url("/api/v1/enrol")?;
     let resp: EnrolResponse = api.json(|| Ok(api.request(Method::POST, url.clone()).json(&req))).await?;
@@ -84,7 +85,7 @@ pub(crate) async fn enrol_with(
         tracing::info!("the centre issued its own device token");
     }
     let enrolment = Enrolment {
-        centre_url: base.as_str().trim_end_matches('/').to_string(),
+        centre_url: centre,
         device_id: resp.device_id.to_string(),
         token: resp.token,
         township: resp.township,
