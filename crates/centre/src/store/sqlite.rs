@@ -108,28 +108,67 @@ impl SqliteBackend {
 
 /// Run `f` in a transaction on `conn` (on a blocking thread).
 fn run_in_tx<R>(conn: &mut Connection, mode: Mode, f: TxFn<R>) -> Result<R> {
-    if mode == Mode::WriteOne {
-        return run_in_tx(conn, Mode::Write, f);
-    }
-    if mode == Mode::WriteRelaxed {
+    in_tx(conn, mode, |conn| futures_executor::block_on(f(&mut SqliteTx { conn })))
+}
+
+/// Run `body` in a transaction: commit on `Ok`, roll back on `Err`. However `body` or the
+/// COMMIT ends — an error, a failed COMMIT (which leaves SQLite's transaction open), a panic —
+/// [`Reset`] hands the connection back with no transaction open and at `synchronous=FULL`.
+fn in_tx<R>(conn: &mut Connection, mode: Mode, body: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
+    let relaxed = mode == Mode::WriteRelaxed;
+    let guard = Reset { conn, relaxed };
+    if relaxed {
         // the WAL is fsynced by the next FULL commit (or checkpoint), not by this one
-        conn.execute_batch("PRAGMA synchronous=NORMAL")?;
-        let result = run_in_tx(conn, Mode::Write, f);
-        conn.execute_batch("PRAGMA synchronous=FULL")?;
-        return result;
+        guard.conn.execute_batch("PRAGMA synchronous=NORMAL")?;
     }
-    conn.execute_batch(if mode == Mode::Write { "BEGIN IMMEDIATE" } else { "BEGIN" })?;
-    let mut tx = SqliteTx { conn: &mut *conn };
-    let result = futures_executor::block_on(f(&mut tx));
-    match result {
-        Ok(v) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(v)
+    guard.conn.execute_batch(if mode == Mode::Read { "BEGIN" } else { "BEGIN IMMEDIATE" })?;
+    let value = body(&mut *guard.conn)?;
+    guard.conn.execute_batch("COMMIT")?;
+    Ok(value)
+}
+
+/// Puts a connection back the way every transaction expects to find it, on every way out of
+/// [`in_tx`] including unwinding: a transaction still open is rolled back, a relaxed write's
+/// `synchronous=NORMAL` is undone.
+struct Reset<'c> {
+    conn: &'c mut Connection,
+    relaxed: bool,
+}
+
+impl Drop for Reset<'_> {
+    fn drop(&mut self) {
+        if !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "SQLite: rolling back an unfinished transaction failed");
+            }
         }
-        Err(e) => {
-            // The transaction may already be gone (e.g. after a failed COMMIT); ignore.
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
+        if self.relaxed {
+            if let Err(e) = self.conn.execute_batch("PRAGMA synchronous=FULL") {
+                tracing::error!(error = %e, "SQLite: restoring synchronous=FULL failed");
+            }
+        }
+    }
+}
+
+/// A reader connection on loan from the pool; it goes back when dropped, also when the
+/// transaction on it panicked (else the pool would shrink until reads fail).
+struct Reader {
+    conn: Option<Connection>,
+    pool: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl Reader {
+    fn take(pool: Arc<Mutex<Vec<Connection>>>) -> Result<Self> {
+        let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = conn.ok_or_else(|| StoreError::Backend("no SQLite reader connection free for a held slot".into()))?;
+        Ok(Self { conn: Some(conn), pool })
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
         }
     }
 }
@@ -150,10 +189,9 @@ impl Backend for SqliteBackend {
                 let _slot = self.reader_slots.clone().acquire_owned().await.map_err(StoreError::backend)?;
                 let readers = self.readers.clone();
                 tokio::task::spawn_blocking(move || {
-                    let mut conn = readers.lock().unwrap_or_else(|p| p.into_inner()).pop().expect("a reader per slot");
-                    let result = run_in_tx(&mut conn, mode, f);
-                    readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-                    result
+                    let mut reader = Reader::take(readers)?;
+                    let conn = reader.conn.as_mut().expect("a reader holds its connection until dropped");
+                    run_in_tx(conn, mode, f)
                 })
                 .await?
             }
@@ -760,5 +798,68 @@ impl Tx for SqliteTx<'_> {
     async fn delete_upload(&mut self, id: &str) -> Result<()> {
         self.exec("DELETE FROM uploads WHERE id = ?1", [id])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panics() -> TxFn<()> {
+        Box::new(|_tx| Box::pin(async { panic!("a bug inside a transaction") }))
+    }
+
+    fn nothing() -> TxFn<()> {
+        Box::new(|_tx| Box::pin(async { Ok(()) }))
+    }
+
+    async fn backend(dir: &tempfile::TempDir) -> SqliteBackend {
+        SqliteBackend::open(&dir.path().join("centre.db")).await.expect("open")
+    }
+
+    #[tokio::test]
+    async fn a_read_that_panics_gives_its_connection_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = backend(&dir).await;
+        for _ in 0..READERS + 1 {
+            assert!(db.transact(Mode::Read, panics()).await.is_err(), "a panic is an error, not a hang");
+        }
+        // without the loan guard every panicking read lost its connection and these fail
+        for _ in 0..READERS + 1 {
+            db.transact(Mode::Read, nothing()).await.expect("reads still work after panics");
+        }
+        assert_eq!(db.readers.lock().unwrap().len(), READERS);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_panics_leaves_no_transaction_open_and_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = backend(&dir).await;
+        for mode in [Mode::Write, Mode::WriteRelaxed] {
+            assert!(db.transact(mode, panics()).await.is_err());
+            let conn = db.writer.lock().unwrap_or_else(|p| p.into_inner());
+            assert!(conn.is_autocommit(), "{mode:?}: the panicked transaction was rolled back");
+            let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+            assert_eq!(sync, 2, "{mode:?}: synchronous is FULL again");
+        }
+        db.transact(Mode::Write, nothing()).await.expect("the next write starts its own transaction");
+    }
+
+    #[test]
+    fn a_failed_commit_is_rolled_back() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys=ON;
+             CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .unwrap();
+        // a deferred foreign key makes COMMIT itself fail, and SQLite keeps the transaction open
+        let result = in_tx(&mut conn, Mode::Write, |c| Ok(c.execute("INSERT INTO child VALUES (7)", [])?));
+        assert!(result.is_err(), "COMMIT fails on the dangling reference");
+        assert!(conn.is_autocommit(), "no transaction left open on the writer");
+        let rows: i64 = conn.query_row("SELECT count(*) FROM child", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 0);
+        in_tx(&mut conn, Mode::Write, |c| Ok(c.execute("INSERT INTO parent VALUES (1)", [])?)).expect("next transaction");
     }
 }
