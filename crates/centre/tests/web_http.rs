@@ -108,6 +108,11 @@ async fn login_needs_the_right_password_and_its_own_csrf_token() {
     assert!(english.contains("Inbox") && english.contains("lang=\"en\""), "{english}");
     assert_eq!(anon.get("/staff/lang/zh?back=https%3A%2F%2Fevil.example%2F").await.location.as_deref(), Some("/staff/inbox"));
     assert!(anon.get("/staff/inbox").await.text().contains("工作台"));
+    // an address nothing serves: a page of ours saying so, with the way back
+    let missing = anon.get("/staff/no-such-page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let text = missing.text();
+    assert!(text.contains("找不到这个页面") && text.contains("/staff/inbox"), "{text}");
     // behind a TLS-ending proxy the cookie is Secure
     let mut tls = StaffClient::new(&c.base);
     let form = tls.get("/staff/login").await;

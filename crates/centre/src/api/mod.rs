@@ -12,6 +12,7 @@
 //! request, so a revoked device is refused on its very next request.
 
 pub mod error;
+pub(crate) mod observe;
 mod sync;
 mod tus;
 
@@ -36,7 +37,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -111,7 +111,9 @@ impl FromRequestParts<AppState> for Device {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| AppError::new(ErrorCode::Unauthorized, "缺少设备令牌 / missing device bearer token"))?;
-        Ok(Device(state.store.authenticate_device(token).await?))
+        let auth = state.store.authenticate_device(token).await?;
+        observe::record_device(auth.device_id);
+        Ok(Device(auth))
     }
 }
 
@@ -209,18 +211,8 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 /// The whole application: the sync API and the staff web UI ([`crate::web`]).
 pub fn router(state: AppState) -> Router {
     let (routes, _) = parts(&state.config);
-    routes
-        .merge(crate::web::routes(&state))
-        .fallback(not_routed)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .with_state(state)
-}
-
-/// The span of each request in the log: method and path, with anything that looks like an ID
-/// number masked and without the query string (it can carry search terms).
-fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::debug_span!("request", method = %req.method(), path = %error::mask_id_numbers(req.uri().path()))
+    let routes = routes.merge(crate::web::routes(&state)).fallback(not_routed).method_not_allowed_fallback(method_not_allowed);
+    observe::observed(routes).with_state(state)
 }
 
 /// A path no route serves: under `/api/` an [`ErrorBody`](daiban_proto::sync::ErrorBody) like
@@ -230,7 +222,7 @@ async fn not_routed(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
         AppError::new(ErrorCode::NotFound, "没有这个接口 / no such endpoint").into_response()
     } else {
-        StatusCode::NOT_FOUND.into_response()
+        crate::web::WebError::not_found("找不到这个页面：地址可能有误，或链接已经过期。").into_response()
     }
 }
 

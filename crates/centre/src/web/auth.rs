@@ -131,6 +131,7 @@ pub async fn require_staff(State(state): State<AppState>, jar: CookieJar, req: R
     };
     let township = state.store.township(session.staff.township_id).await?.map(|t: Township| t.name).unwrap_or_default();
     let lang = Lang::from_jar(&jar);
+    crate::api::observe::record_staff(session.staff.id);
     parts.extensions.insert(Me { staff: session.staff, township, csrf, lang, path, token_hash });
     Ok(next.run(Request::from_parts(parts, body)).await)
 }

@@ -23,6 +23,7 @@ mod auth;
 mod devices;
 mod diff;
 mod error;
+pub(crate) use error::WebError;
 mod i18n;
 mod inbox;
 mod layout;
