@@ -76,12 +76,12 @@ impl Lang {
 
 /// China Standard Time.
 pub fn china() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+    daiban_proto::china_time::offset()
 }
 
 /// Today's date in China.
 pub fn today() -> chrono::NaiveDate {
-    Utc::now().with_timezone(&china()).date_naive()
+    daiban_proto::china_time::today()
 }
 
 /// The language chosen in the app (provided by `App`).

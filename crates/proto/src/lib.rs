@@ -12,6 +12,7 @@
 
 pub mod catalogue;
 pub mod id_number;
+pub mod china_time;
 pub mod ids;
 pub mod photo;
 pub mod record;

@@ -14,7 +14,7 @@ use crate::store::error::{invalid, refuse, Result, StoreError};
 use crate::store::model::*;
 use crate::store::secret;
 use crate::store::tx::{Claim, Tx};
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use daiban_proto::catalogue::{Catalogue, L10n};
 use daiban_proto::record::{DeliveryRecord, RatingRecord};
 use daiban_proto::status::{apply_decision, overall, Decision, DeliveryMode, ItemStatus, Stage};
@@ -29,12 +29,19 @@ use std::sync::{Arc, Mutex};
 
 
 /// Settings the rules need besides the data.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Rules {
-    /// Working days for time limits (weekends, plus configured holidays and make-up days).
+    /// Working days for time limits: weekends, statutory holidays and make-up working days
+    /// (by default [`WorkCalendar::china`]; `serve --holidays` reads a township's own file).
     pub calendar: WorkCalendar,
     /// Catalogue versions already read (shared by the clones of these rules).
     pub(crate) catalogues: Arc<CatalogueCache>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self { calendar: WorkCalendar::china(), catalogues: Arc::default() }
+    }
 }
 
 /// Catalogue versions read so far. A published version never changes (a changed catalogue
@@ -58,7 +65,7 @@ impl CatalogueCache {
 
 /// The calendar day in China (UTC+8, no daylight saving) of an instant.
 pub fn china_date(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("valid offset")).date_naive()
+    daiban_proto::china_time::date(t)
 }
 
 fn audit(township: TownshipId, actor: Actor, app: Option<ApplicationId>, action: &str, detail: serde_json::Value, at: DateTime<Utc>) -> AuditEntry {

@@ -13,7 +13,7 @@ use crate::store::ops::{china_date, Rules};
 use crate::store::staff_model::*;
 use crate::store::tx::Tx;
 use async_trait::async_trait;
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use daiban_proto::sync::ErrorCode;
 use daiban_proto::text::Remark;
 use daiban_proto::{ApplicationId, PhotoHash, ResidentId, ResidentRecord};
@@ -159,8 +159,7 @@ pub(crate) async fn follow_up_rating(
 // ---------------------------------------------------------------- statistics
 
 fn china_midnight(d: NaiveDate) -> DateTime<Utc> {
-    let china = FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    china.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight")).single().expect("fixed offset").with_timezone(&Utc)
+    daiban_proto::china_time::midnight(d)
 }
 
 impl From<StatsPeriod> for Window {

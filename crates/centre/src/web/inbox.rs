@@ -14,7 +14,7 @@ use crate::web::error::{WebError, WebResult};
 use crate::web::i18n::Lang;
 use crate::web::layout::{date, frame, status_badge, time, Nav};
 use axum::extract::{Query, State};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use daiban_proto::catalogue::Catalogue;
 use daiban_proto::status::AppStatus;
 use daiban_proto::DeviceId;
@@ -53,7 +53,7 @@ fn bad(field_zh: &str, field_en: &str) -> WebError {
 
 /// The China calendar day now.
 pub fn today() -> NaiveDate {
-    crate::store::china_date(Utc::now())
+    daiban_proto::china_time::today()
 }
 
 impl InboxQuery {

@@ -96,7 +96,7 @@ pub fn status_badge(lang: Lang, s: AppStatus) -> Markup {
 }
 
 fn china() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+    daiban_proto::china_time::offset()
 }
 
 /// `2026-11-23 16:30` in China time.
