@@ -7,6 +7,10 @@
 //!     --tls-cert fullchain.pem --tls-key key.pem --retention-days 180
 //! daiban-centre demo --listen 127.0.0.1:8080 --data demo-data/
 //! ```
+//!
+//! Every setting of `serve` can also come from a `DAIBAN_*` environment variable (a systemd
+//! unit's `EnvironmentFile`); a flag wins over the variable. `daiban-centre serve --help`
+//! lists them; docs/settings.md explains them.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -15,7 +19,8 @@ use daiban_centre::blobs::FsPhotoBlobs;
 use daiban_centre::demo;
 use daiban_centre::web::WebConfig;
 use daiban_centre::{retention, tls};
-use daiban_centre::store::{self, DatabaseUrl, Rules};
+use daiban_centre::store::{self, DatabaseUrl, Rules, SessionPolicy};
+use daiban_proto::workdays::WorkCalendar;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,27 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the sync API.
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// `sqlite:PATH` (default backend) or `postgres://user@host/db`.
-        #[arg(long)]
-        database: DatabaseUrl,
-        /// Directory of the photo store (uploads are assembled in its `.uploads/`).
-        #[arg(long)]
-        photos: PathBuf,
-        /// Serve HTTPS with this PEM certificate chain (leaf first); needs `--tls-key`.
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// The PEM private key of `--tls-cert`.
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        /// Delete photos of closed cases (rejected, delivered, rated) this many days after
-        /// their last change (checked at start and daily). Kept when unset.
-        #[arg(long)]
-        retention_days: Option<u32>,
-    },
+    /// Serve the sync API and the staff web UI.
+    Serve(Settings),
     /// Serve a demo centre (桃源镇) from a SQLite file under DIR, seeded on first start.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -59,8 +45,74 @@ enum Command {
     },
 }
 
-async fn state(database: &DatabaseUrl, photos: &Path) -> anyhow::Result<AppState> {
-    let store = store::open(database, Rules::default()).await.with_context(|| format!("opening database {database:?}"))?;
+/// What `serve` is told: flags, or the `DAIBAN_*` variables named beside them.
+#[derive(clap::Args)]
+struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "DAIBAN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// `sqlite:PATH` (default backend) or `postgres://user@host/db`.
+    #[arg(long, env = "DAIBAN_DATABASE")]
+    database: DatabaseUrl,
+    /// Directory of the photo store (uploads are assembled in its `.uploads/`).
+    #[arg(long, env = "DAIBAN_PHOTOS")]
+    photos: PathBuf,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs `--tls-key`.
+    #[arg(long, env = "DAIBAN_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "DAIBAN_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Delete photos of closed cases (rejected, delivered, rated) this many days after their
+    /// last change (checked at start and daily). Kept when unset.
+    #[arg(long, env = "DAIBAN_RETENTION_DAYS")]
+    retention_days: Option<u32>,
+    /// The centre's address as phones reach it (e.g. `https://daiban.example.gov.cn`), put
+    /// into enrolment QR codes. When unset, taken from each request's `Host`.
+    #[arg(long, env = "DAIBAN_PUBLIC_URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
+    /// Largest photo accepted, in MiB.
+    #[arg(long, env = "DAIBAN_MAX_PHOTO_MIB", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=200))]
+    max_photo_mib: u64,
+    /// Largest JSON request (a push of events), in MiB.
+    #[arg(long, env = "DAIBAN_MAX_JSON_MIB", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
+    max_json_mib: u64,
+    /// A staff sign-in ends after this many idle minutes.
+    #[arg(long, env = "DAIBAN_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(5..=24 * 60))]
+    session_idle_minutes: u32,
+    /// A staff sign-in ends after this many hours whatever happens.
+    #[arg(long, env = "DAIBAN_SESSION_MAX_HOURS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=72))]
+    session_max_hours: u32,
+    /// Statutory holidays and make-up working days for time limits, a file like
+    /// `assets/holidays/china.txt` (the built-in calendar when unset).
+    #[arg(long, env = "DAIBAN_HOLIDAYS")]
+    holidays: Option<PathBuf>,
+    /// What to log: `info` (one line per request), `warn`, `debug`, or a tracing filter such
+    /// as `info,daiban_centre::store=debug`. `RUST_LOG` is read when this is not given.
+    #[arg(long, env = "DAIBAN_LOG")]
+    log: Option<String>,
+}
+
+/// An absolute http(s) URL without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(s.to_string()),
+        _ => Err(format!("公开地址应以 http:// 或 https:// 开头 / public URL must start with http:// or https:// (got {s:?})")),
+    }
+}
+
+fn init_logging(filter: Option<&str>) {
+    let filter = match filter {
+        Some(f) => tracing_subscriber::EnvFilter::new(f),
+        None => tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+async fn state(database: &DatabaseUrl, photos: &Path, rules: Rules) -> anyhow::Result<AppState> {
+    let store = store::open(database, rules).await.with_context(|| format!("opening database {database:?}"))?;
     let blobs = Arc::new(FsPhotoBlobs::new(photos).with_context(|| format!("photo directory {}", photos.display()))?);
     Ok(AppState::new(store, blobs, ApiConfig::new(photos.join(".uploads")))?)
 }
@@ -92,27 +144,15 @@ async fn run(listen: SocketAddr, state: AppState, tls: Option<Arc<rustls::Server
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()))
-        .init();
     match Cli::parse().command {
-        Command::Serve { listen, database, photos, tls_cert, tls_key, retention_days } => {
-            let mut state = state(&database, &photos).await?;
-            let tls = match (tls_cert, tls_key) {
-                (Some(cert), Some(key)) => {
-                    state = state.with_web(WebConfig { secure_cookies: true, cert_pin: Some(tls::leaf_pin(&cert)?), ..WebConfig::default() });
-                    Some(tls::server_config(&cert, &key)?)
-                }
-                _ => None,
-            };
-            if let Some(days) = retention_days {
-                retention::spawn(state.clone(), chrono::Duration::days(i64::from(days)), std::time::Duration::from_secs(24 * 3600));
-            }
-            run(listen, state, tls).await
+        Command::Serve(settings) => {
+            init_logging(settings.log.as_deref());
+            serve(settings).await
         }
         Command::Demo { listen, data } => {
+            init_logging(None);
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-            let state = state(&DatabaseUrl::Sqlite(data.join("centre.sqlite3")), &data.join("photos")).await?;
+            let state = state(&DatabaseUrl::Sqlite(data.join("centre.sqlite3")), &data.join("photos"), Rules::default()).await?;
             let seeded = demo::seed(state.store.as_ref(), &data).await?;
             println!("Daiban 演示中心 / demo centre: 桃源镇, http://{listen}");
             for (username, name, role, password) in demo::STAFF {
@@ -127,4 +167,38 @@ async fn main() -> anyhow::Result<()> {
             run(listen, state, None).await
         }
     }
+}
+
+async fn serve(s: Settings) -> anyhow::Result<()> {
+    let mut rules = Rules::default();
+    if let Some(path) = &s.holidays {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading holidays file {}", path.display()))?;
+        rules.calendar = WorkCalendar::parse(&text).with_context(|| format!("holidays file {}", path.display()))?;
+    }
+    let mut state = state(&s.database, &s.photos, rules).await?;
+    let mut config = (*state.config).clone();
+    config.max_photo_bytes = s.max_photo_mib * 1024 * 1024;
+    config.json_body_limit = usize::try_from(s.max_json_mib * 1024 * 1024)?;
+    state.config = Arc::new(config);
+    let mut web = WebConfig {
+        public_url: s.public_url,
+        session: SessionPolicy {
+            idle: chrono::Duration::minutes(i64::from(s.session_idle_minutes)),
+            max: chrono::Duration::hours(i64::from(s.session_max_hours)),
+        },
+        ..WebConfig::default()
+    };
+    let tls = match (s.tls_cert, s.tls_key) {
+        (Some(cert), Some(key)) => {
+            web.secure_cookies = true;
+            web.cert_pin = Some(tls::leaf_pin(&cert)?);
+            Some(tls::server_config(&cert, &key)?)
+        }
+        _ => None,
+    };
+    state = state.with_web(web);
+    if let Some(days) = s.retention_days {
+        retention::spawn(state.clone(), chrono::Duration::days(i64::from(days)), std::time::Duration::from_secs(24 * 3600));
+    }
+    run(s.listen, state, tls).await
 }
