@@ -12,16 +12,16 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/daiban/target}"
 
 demo="${DAIBAN_DEMO_DIR:-$HOME/.local/share/daiban-demo}"
 centre_addr="${DAIBAN_CENTRE_ADDR:-127.0.0.1:8080}"
-mkdir -p "$demo/centre" "$demo/agent" "$demo/sample-photos"
+mkdir -p "$demo/centre" "$demo/agent"
 
 echo "demo: building (the first build takes several minutes on 2 cores)…" >&2
 cargo build --quiet --bin daiban-centre --bin daiban
 
-# Sample document photos for the browser preview (it cannot receive file uploads).
-if [ -z "$(ls -A "$demo/sample-photos")" ]; then
-    find /usr/share/wallpapers -name '*.jpg' -size -1500k ! -name screenshot.jpg | sort | head -n 8 |
-        while read -r f; do cp "$f" "$demo/sample-photos/$(basename "$(dirname "$(dirname "$(dirname "$f")")")")-$(basename "$f")"; done
-fi
+# Sample document photos for the browser preview (it cannot receive file uploads): a made-up
+# specimen of every photo the catalogue's materials ask for, marked 样例 (rendered once, about
+# a minute; files already there are kept).
+echo "demo: sample documents (样例) in $demo/sample-documents" >&2
+scripts/sample-documents.py "$demo/sample-documents"
 
 "$CARGO_TARGET_DIR/debug/daiban-centre" demo --listen "$centre_addr" --data "$demo/centre" &
 centre=$!
@@ -33,4 +33,4 @@ done
 
 echo "demo: staff web UI at http://$centre_addr/  (accounts printed above)" >&2
 "$CARGO_TARGET_DIR/debug/daiban" --data "$demo/agent" --centre "http://$centre_addr" \
-    --enrol-code-file "$demo/centre/enrolment-code.txt" --sample-photos "$demo/sample-photos" "$@"
+    --enrol-code-file "$demo/centre/enrolment-code.txt" --sample-photos "$demo/sample-documents" "$@"

@@ -4,8 +4,10 @@
 //! submits, and sees it waiting to upload; the store confirms it is durable and queued.
 //! Screenshots are written under the test's temp dir for a human to look at.
 //!
-//! Photos come through the preview's sample-photo folder: dioxus-liveview 0.7.10 delivers no
-//! bytes for `<input type=file>`, so the file-dialog path is covered on desktop instead.
+//! Photos come through the preview's sample-photo folder, filled exactly as `scripts/demo.sh`
+//! fills it (the rendered 样例 documents), so this is also the newcomer's path through the
+//! demo: dioxus-liveview 0.7.10 delivers no bytes for `<input type=file>`, so the file-dialog
+//! path is covered on desktop instead.
 
 mod support;
 
@@ -21,8 +23,7 @@ use support::Browser;
 async fn agent_registers_a_resident_and_submits_an_application() {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let samples = tmp.join("samples");
-    support::sample_photos(&samples, 5);
+    let samples = support::sample_documents();
     let store = Store::open(tmp.join("data")).unwrap();
     let mut cfg = Config::from_env_and_args(Vec::<String>::new()).unwrap();
     cfg.sample_photos = Some(samples);
@@ -64,9 +65,29 @@ async fn agent_registers_a_resident_and_submits_an_application() {
     b.wait_text("#capture-title", "老年人优待证").await;
     b.click("#submit").await;
     b.wait_text("#errors", "居民身份证").await;
-    b.type_into("#f-phone", "13800138000").await;
-    for (i, (material, n)) in [("id_card", 1), ("id_card", 2), ("household_register", 1), ("household_register", 2), ("photo_1inch", 1)].into_iter().enumerate() {
-        support::add_sample_photo(&b, material, &format!("photo-{i}.jpg"), n).await;
+    // the phone number comes from the register
+    b.wait_value("#f-phone", "13800138000").await;
+    // The front of the ID card twice: said so, not silently dropped.
+    support::add_sample_photo(&b, "id_card", "居民身份证-1-正面.jpg", 1).await;
+    let select = c.find(fantoccini::Locator::Css("#add-id_card-sample")).await.unwrap();
+    select.select_by_value("居民身份证-1-正面.jpg").await.unwrap();
+    b.wait_text("#material-id_card .error", "这张照片已拍过").await;
+    // A photo is removed only after a second, explicit tap.
+    support::add_sample_photo(&b, "household_register", "户口簿-1-户主页.jpg", 1).await;
+    b.click("#material-household_register .thumb button.remove").await;
+    b.wait_text("#material-household_register .confirm", "删除").await;
+    b.click("#material-household_register .confirm-cancel").await;
+    b.wait_count("#material-household_register .thumb", 1).await;
+    b.click("#material-household_register .thumb button.remove").await;
+    b.click("#material-household_register .confirm-remove").await;
+    b.wait_count("#material-household_register .thumb", 0).await;
+    for (material, file, n) in [
+        ("id_card", "居民身份证-2-反面.jpg", 2),
+        ("household_register", "户口簿-1-户主页.jpg", 1),
+        ("household_register", "户口簿-2-本人页.jpg", 2),
+        ("photo_1inch", "一寸照片-1.jpg", 1),
+    ] {
+        support::add_sample_photo(&b, material, file, n).await;
     }
     b.screenshot(&tmp.join("03-capture.png")).await;
     b.click("#submit").await;
@@ -90,6 +111,14 @@ async fn agent_registers_a_resident_and_submits_an_application() {
     b.click("#tab-applications").await;
     b.wait_text("#application-list", "李桂芳").await;
     b.screenshot(&tmp.join("05-list-en.png")).await;
+
+    // An address no screen answers: the app's own page, and the way home.
+    b.click("#lang").await;
+    c.goto(&format!("{url}/no/such/page")).await.unwrap();
+    b.wait_text("#not-found", "找不到这一页").await;
+    b.screenshot(&tmp.join("06-not-found.png")).await;
+    b.click("#go-home").await;
+    b.wait_text("header h1", "代办工作台").await;
     c.clone().close().await.unwrap();
     eprintln!("screenshots in {}", tmp.display());
 }

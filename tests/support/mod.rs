@@ -87,6 +87,22 @@ impl Browser {
         panic!("timed out waiting for {css:?} to contain {want:?}; last text: {last:?}");
     }
 
+    /// Wait until the input `css` holds `want`.
+    pub async fn wait_value(&self, css: &str, want: &str) {
+        let t = Instant::now();
+        let mut value = String::new();
+        while t.elapsed() < Duration::from_secs(20) {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                value = e.prop("value").await.ok().flatten().unwrap_or_default();
+                if value == want {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} holds {value:?}, not {want:?}");
+    }
+
     /// Wait until `css` matches exactly `n` elements.
     pub async fn wait_count(&self, css: &str, n: usize) {
         let t = Instant::now();
@@ -174,6 +190,16 @@ pub fn real_photos(n: usize) -> Vec<PathBuf> {
     found.into_iter().take(n).map(|(_, p)| p).collect()
 }
 
+/// The demo's sample documents (`scripts/sample-documents.py`, as `scripts/demo.sh` makes
+/// them): rendered once per build directory and shared by the tests.
+pub fn sample_documents() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sample-documents");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/sample-documents.py");
+    let status = std::process::Command::new(script).arg(&dir).status().expect("python3 and ImageMagick (scripts/setup.sh)");
+    assert!(status.success(), "sample-documents.py failed");
+    dir
+}
+
 /// Register a resident through the UI (from anywhere: starts at the home tab).
 pub async fn register_resident(b: &Browser, name: &str, id_number: &str) {
     b.click("#tab-home").await;
@@ -200,7 +226,7 @@ pub async fn apply_for_elderly_card(b: &Browser) {
     b.click("#apply-for-resident").await;
     b.click("li[data-code=elderly_card]").await;
     b.wait_text("#capture-title", "老年人优待证").await;
-    b.type_into("#f-phone", "13800138000").await;
+    b.wait_value("#f-phone", "13800138000").await; // filled in from the resident
     let mut k = 0;
     for (material, n) in [("id_card", 2), ("household_register", 2), ("photo_1inch", 1)] {
         for i in 0..n {

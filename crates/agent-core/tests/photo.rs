@@ -470,3 +470,35 @@ fn sweep_removes_old_orphans_and_temp_files_and_keeps_referenced_photos() {
     assert!(!store.contains(&fresh_orphan.hash));
     assert!(store.contains(&referenced.hash));
 }
+
+// ---------------------------------------------------------------- the demo's sample documents
+
+/// `scripts/sample-documents.py` (run by `scripts/demo.sh`) renders one photo for every photo
+/// every material of the built-in catalogue asks for; all distinct (the app refuses a photo
+/// already in the application, so identical samples made an ID card impossible to complete)
+/// and each accepted by the pipeline as a document photo of a useful size.
+#[test]
+fn the_demos_sample_documents_complete_every_material_with_distinct_photos() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // rendered once per build directory; the script keeps files already there
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sample-documents");
+    let status = Command::new(root.join("scripts/sample-documents.py")).arg(&dir).status().expect("python3 and ImageMagick (scripts/setup.sh)");
+    assert!(status.success(), "sample-documents.py failed");
+
+    let catalogue = daiban_agent_core::catalogue::builtin();
+    let files: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jpg")).collect();
+    let mut hashes = HashSet::new();
+    for m in &catalogue.materials {
+        let prefix = format!("{}-", m.name.zh);
+        let mine: Vec<&PathBuf> =
+            files.iter().filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&prefix)).collect();
+        assert_eq!(mine.len(), usize::from(m.photos), "{}: one sample per photo it asks for: {mine:?}", m.code);
+        for path in mine {
+            let out = process(&fs::read(path).unwrap(), &PipelineOptions::default()).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            assert!(out.width().max(out.height()) >= 1000, "{path:?} is big enough to read");
+            assert!(hashes.insert(out.hash()), "{path:?} is the same photo as another sample");
+        }
+    }
+    let wanted: usize = catalogue.materials.iter().map(|m| usize::from(m.photos)).sum();
+    assert_eq!(hashes.len(), wanted);
+}
