@@ -94,16 +94,17 @@ async fn capture_return_correct_deliver_and_rate_through_the_real_centre() {
         .decide(demo.admin.id, app, 1, Decision::Return { reason, materials: vec!["id_card".into()] })
         .await
         .unwrap();
-    b.click("#net").await;
-    b.click("#sync-now").await;
+    // "Sync now" is on the home screen (it would arrive on its own within a minute).
     b.click("#tab-home").await;
+    b.click("#home-sync-now").await;
     b.wait_text(".list", "身份证反面照片模糊").await;
     b.screenshot(&tmp.join("02-returned-on-home.png")).await;
 
     // Re-take the ID card's back and resubmit: revision 2 of the same application.
     b.click(".list a.item").await;
     b.wait_text("#return-reason", "身份证反面照片模糊").await;
-    b.click("#material-id_card .thumb:nth-child(2) button").await;
+    b.click("#material-id_card .thumb:nth-child(2) button.remove").await;
+    b.click("#material-id_card .thumb:nth-child(2) .confirm-remove").await;
     b.wait_count("#material-id_card .thumb", 1).await;
     support::add_sample_photo(&b, "id_card", "photo-5.jpg", 2).await;
     b.screenshot(&tmp.join("03-correcting.png")).await;

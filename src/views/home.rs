@@ -4,7 +4,7 @@
 
 use crate::app::Route;
 use crate::components::StatusChip;
-use crate::ctx::{use_ctx, use_data_version};
+use crate::ctx::{use_ctx, use_data_version, use_sync_status};
 use crate::i18n::{today, use_lang, Lang};
 use daiban_proto::AppStatus;
 use dioxus::prelude::*;
@@ -40,6 +40,8 @@ pub fn Home() -> Element {
     let n = |s: AppStatus| counts.get(&s).copied().unwrap_or(0);
     let in_review = n(AppStatus::Received) + n(AppStatus::Accepted);
     let open_deliveries = deliveries.iter().filter(|d| d.delivered_at.is_none()).count();
+    let status = use_sync_status()();
+    let sync = ctx.sync.clone();
     rsx! {
         match enrolment {
             Some(e) => rsx! {
@@ -61,6 +63,16 @@ pub fn Home() -> Element {
             Stat { n: in_review, label: lang.t("审核中", "In review"), attn: false, to: Route::Applications {} }
             Stat { n: n(AppStatus::Approved) + n(AppStatus::ResultReady) + n(AppStatus::Delivered) + n(AppStatus::Rated),
                    label: lang.t("已办结", "Done"), attn: false, to: Route::Applications {} }
+        }
+        if status.enrolled {
+            // Decisions arrive on their own within a minute while online; this is for "now".
+            div { class: "row between small muted", id: "home-sync", style: "margin: 0 4px 8px",
+                span { {format!("{}{}", lang.t("上次同步：", "Last sync: "),
+                    status.last_success.map(|t| lang.datetime(t)).unwrap_or_else(|| lang.t("还没有", "never").into()))} }
+                button { class: "btn small", id: "home-sync-now", disabled: status.running(),
+                    onclick: move |_| sync.trigger(),
+                    if status.running() { {lang.t("同步中…", "Syncing…")} } else { {lang.t("立即同步", "Sync now")} } }
+            }
         }
         div { class: "btn-row",
             Link { class: "btn primary", to: Route::Residents {}, id: "new-application", {lang.t("＋ 新建申请", "+ New application")} }

@@ -584,3 +584,50 @@ async fn a_centre_with_its_own_certificate_is_trusted_by_the_pin_in_its_link_and
     assert_photos_identical(&centre, &store, photos_of(&store, app)).await;
     centre.stop().await;
 }
+
+/// With nothing to send, the engine still asks the centre for news every
+/// [`sync::engine::IDLE_INTERVAL`], so a return for correction reaches a phone that is open and
+/// online within a minute without a tap; and an idle ask is small (bytes measured through the
+/// proxy, reported as bytes per hour at the default interval).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_reaches_an_idle_online_phone_within_a_minute_and_idle_polls_are_small() {
+    let centre = TestCentre::start().await;
+    let proxy = FaultProxy::start(centre.addr, None).await;
+    let (_d, store) = enrolled_store(&proxy.url(), &centre.demo_code()).await;
+    let app = capture(&store, 1, "elderly_card", &mut real_photos());
+    let client = sync_client(&store);
+    client.run_once().await.unwrap();
+    assert_eq!(store.application(app).unwrap().status, AppStatus::Received);
+
+    // An idle run, as the engine makes it every interval: bytes both ways.
+    let counted = |p: &FaultProxy| p.stats.bytes_up.load(Ordering::Relaxed) + p.stats.bytes_down.load(Ordering::Relaxed);
+    let before = counted(&proxy);
+    const RUNS: u64 = 10;
+    for _ in 0..RUNS {
+        let r = client.run_once().await.unwrap();
+        assert_eq!((r.events_pushed, r.photos_uploaded, r.changes_applied), (0, 0, 0), "{r:?}");
+    }
+    let per_run = (counted(&proxy) - before) / RUNS;
+    let per_hour = per_run * 3600 / sync::engine::IDLE_INTERVAL.as_secs();
+    eprintln!("idle poll: {per_run} B per run, {per_hour} B per hour at {:?}", sync::engine::IDLE_INTERVAL);
+    assert!(per_run < 1024, "an idle ask stays under 1 KB both ways: {per_run} B");
+    drop(client);
+
+    // The engine with its default timers; the reviewer returns the application after its
+    // first run, and the phone shows it within a minute.
+    let defaults = EngineOptions::default();
+    assert!(defaults.idle_interval <= Duration::from_secs(45));
+    let handle = sync::start_with(store.clone(), None, None, EngineOptions { config: test_config(), ..defaults });
+    let mut rx = handle.status();
+    status_until(&mut rx, "first run", |s| s.last_success.is_some() && !s.running()).await;
+    let reason = Remark::parse("户口簿本人页缺失,请补拍").unwrap();
+    centre.store.decide(centre.reviewer, app, 1, Decision::Return { reason, materials: vec!["household_register".into()] }).await.unwrap();
+    let decided = std::time::Instant::now();
+    while store.application(app).unwrap().status != AppStatus::Returned {
+        assert!(decided.elapsed() < Duration::from_secs(60), "the return did not reach the phone within a minute");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!("return reached the idle phone after {:.1} s", decided.elapsed().as_secs_f64());
+    drop(handle);
+    centre.stop().await;
+}
