@@ -47,6 +47,9 @@ pub enum Route {
         DeliveryView { id: DeliveryId },
         #[route("/sync")]
         SyncView {},
+        // anything else (an old link, a mistyped address): the app's own page with a way home
+        #[route("/:..segments")]
+        NotFound { segments: Vec<String> },
 }
 
 /// The app. Expects an [`crate::AppCtx`] in the root context.

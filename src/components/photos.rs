@@ -12,11 +12,13 @@ use crate::platform::camera::{photo_source, take_photo, PhotoSource};
 use daiban_proto::{PhotoHash, PhotoRef};
 use dioxus::prelude::*;
 
-/// Thumbnails of photos, optionally each with a remove button.
+/// Thumbnails of photos, optionally each with a remove button that asks before it removes
+/// (a photo of a document may be gone from the resident's hands by then).
 #[component]
 pub fn Thumbs(photos: Vec<PhotoRef>, #[props(default)] on_remove: Option<EventHandler<PhotoHash>>) -> Element {
     let ctx = use_ctx();
     let lang = use_lang();
+    let mut confirming = use_signal(|| None::<PhotoHash>);
     rsx! {
         div { class: "thumbs",
             for p in photos {
@@ -31,8 +33,16 @@ pub fn Thumbs(photos: Vec<PhotoRef>, #[props(default)] on_remove: Option<EventHa
                         span { class: "thumb-gone", {lang.t("照片无法显示", "Photo cannot be shown")} }
                     }
                     if let Some(h) = on_remove {
-                        button { class: "remove", "aria-label": lang.t("删除这张", "Remove"),
-                            onclick: move |_| h.call(p.hash), "✕" }
+                        if confirming() == Some(p.hash) {
+                            div { class: "confirm",
+                                button { class: "confirm-remove", onclick: move |_| { confirming.set(None); h.call(p.hash) },
+                                    {lang.t("删除", "Delete")} }
+                                button { class: "confirm-cancel", onclick: move |_| confirming.set(None), {lang.t("取消", "Cancel")} }
+                            }
+                        } else {
+                            button { class: "remove", "aria-label": lang.t("删除这张", "Remove"),
+                                onclick: move |_| confirming.set(Some(p.hash)), "✕" }
+                        }
                     }
                 }
             }
@@ -64,7 +74,7 @@ pub fn PhotoAdder(id: String, on_photo: EventHandler<Vec<u8>>, #[props(default)]
                                 for f in e.files() {
                                     match f.read_bytes().await {
                                         Ok(b) => on_photo.call(b.to_vec()),
-                                        Err(err) => error.set(Some(format!("读取照片失败 / cannot read photo: {err}"))),
+                                        Err(err) => error.set(Some(format!("{}{err}", lang.t("读取照片失败：", "Cannot read the photo: ")))),
                                     }
                                 }
                             }

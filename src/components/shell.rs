@@ -20,7 +20,7 @@ fn tab_of(route: &Route) -> (usize, bool) {
         Route::ItemGuide { .. } | Route::BundleGuide { .. } | Route::ChooseResident { .. } => (2, false),
         Route::Applications {} => (3, true),
         Route::ApplicationView { .. } | Route::Capture { .. } => (3, false),
-        Route::Deliveries {} | Route::DeliveryView { .. } | Route::SyncView {} => (0, false),
+        Route::Deliveries {} | Route::DeliveryView { .. } | Route::SyncView {} | Route::NotFound { .. } => (0, false),
     }
 }
 
@@ -41,6 +41,7 @@ fn title_of(route: &Route, lang: Lang) -> &'static str {
         Route::Deliveries {} => lang.t("送达任务", "Deliveries"),
         Route::DeliveryView { .. } => lang.t("送达签收", "Hand over"),
         Route::SyncView {} => lang.t("同步与设置", "Sync & settings"),
+        Route::NotFound { .. } => lang.t("找不到这一页", "Page not found"),
     }
 }
 

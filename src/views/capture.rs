@@ -58,8 +58,14 @@ pub fn Capture(id: ApplicationId) -> Element {
                 saved_at.set(Some(crate::i18n::Lang::Zh.datetime(chrono::Utc::now())));
                 errors.write().retain(|e| e.field.starts_with("material:"));
             }
-            Err(StoreError::Invalid(errs)) => errors.set(errs),
-            Err(e) => errors.set(vec![FieldError::new("save", "保存", e.to_string())]),
+            Err(StoreError::Invalid(errs)) => {
+                errors.set(errs);
+                show_first_error();
+            }
+            Err(e) => {
+                errors.set(vec![FieldError::new("save", "保存", e.to_string())]);
+                show_first_error();
+            }
         }
     };
     let autosave = save_draft.clone();
@@ -77,13 +83,19 @@ pub fn Capture(id: ApplicationId) -> Element {
                 data.bump();
                 sync.trigger();
                 nav.replace(Route::ApplicationView { id });
+                return;
             }
             Err(StoreError::Invalid(errs)) => errors.set(errs),
             Err(e) => errors.set(vec![FieldError::new("submit", "提交", e.to_string())]),
         }
+        // not sent: no "draft saved" that reads like success, and the problem in view
+        saved_at.set(None);
+        show_first_error();
     };
     let errs = errors();
-    let done = d.materials.iter().filter(|m| m.complete()).count();
+    // optional materials ("如有") neither count as done nor as wanted
+    let required = d.materials.iter().filter(|m| m.required).count();
+    let done = d.materials.iter().filter(|m| m.required && m.complete() && !m.photos.is_empty()).count();
     rsx! {
         div { class: "card",
             h2 { id: "capture-title", {lang.l(&d.title)} }
@@ -122,7 +134,7 @@ pub fn Capture(id: ApplicationId) -> Element {
             }
         }
         div { class: "section-title",
-            {format!("{}({}/{})", lang.t("二、材料清单", "2. Materials"), done, d.materials.len())}
+            {format!("{}{done}/{required}{}", lang.t("二、材料清单（必需材料 ", "2. Materials (required "), lang.t("）", ")"))}
         }
         for m in d.materials.clone() {
             MaterialCard { key: "{m.kind.code}", id, material: m.clone(), lang, busy,
@@ -136,6 +148,18 @@ pub fn Capture(id: ApplicationId) -> Element {
                 {if d.status == AppStatus::Returned { lang.t("重新提交", "Resubmit") } else { lang.t("提交", "Submit") }} }
         }
     }
+}
+
+/// Scroll the first field in error (else the error list) into view and focus it, once the
+/// screen has re-rendered with the errors: the agent may be at the bottom of a long form.
+fn show_first_error() {
+    spawn(async {
+        let js = "requestAnimationFrame(() => { \
+            const f = document.querySelector('.field.invalid input, .field.invalid select, .field.invalid textarea'); \
+            const t = f || document.getElementById('errors'); \
+            if (t) { t.scrollIntoView({block: 'center'}); if (f) f.focus({preventScroll: true}); } });";
+        let _ = document::eval(js).await;
+    });
 }
 
 #[component]
@@ -189,21 +213,27 @@ fn MaterialCard(id: ApplicationId, material: MaterialView, lang: Lang, busy: Sig
     let class = if m.requested_again { "material redo" } else if m.complete() && !m.photos.is_empty() { "material done" } else { "material" };
     let store = ctx.store.clone();
     let code_add = code.clone();
+    let had: Vec<PhotoHash> = m.photos.iter().map(|p| p.hash).collect();
     let add = move |bytes: Vec<u8>| {
         let store = store.clone();
         let code = code_add.clone();
+        let had = had.clone();
         let mut busy = busy;
         busy.set(Some(lang.t("正在处理照片，请稍候…", "Processing photo…").to_string()));
         spawn(async move {
             let result = tokio::task::spawn_blocking(move || store.add_photo(id, &code, &bytes)).await;
             busy.set(None);
             match result {
+                // the same picture again is kept once: say so instead of showing nothing new
+                Ok(Ok(photo)) if had.contains(&photo.hash) => {
+                    error.set(Some(lang.t("这张照片已拍过，请换一张（例如拍另一面）。", "This photo is already here; take another one (e.g. the other side).").to_string()))
+                }
                 Ok(Ok(_)) => {
                     error.set(None);
                     data.bump();
                 }
                 Ok(Err(e)) => error.set(Some(e.to_string())),
-                Err(e) => error.set(Some(format!("照片处理中断 / photo processing stopped: {e}"))),
+                Err(e) => error.set(Some(format!("{}{e}", lang.t("照片处理中断：", "Photo processing stopped: ")))),
             }
         });
     };
@@ -218,19 +248,24 @@ fn MaterialCard(id: ApplicationId, material: MaterialView, lang: Lang, busy: Sig
     rsx! {
         div { class: "{class}", id: "material-{code}",
             div { class: "mhead",
-                span { class: "tick", if m.complete() && !m.photos.is_empty() { "✓" } else if m.required { "○" } else { "·" } }
+                span { class: "tick", if m.requested_again { "!" } else if m.complete() && !m.photos.is_empty() { "✓" } else if m.required { "○" } else { "·" } }
                 div { class: "grow",
                     div { class: "title", {lang.l(&m.kind.name)}
                         if !m.required { span { class: "muted small", {lang.t("（如有）", " (optional)")} } }
                         if m.reused_from.is_some() { span { class: "tag", {lang.t("已复用", "reused")} } }
                     }
-                    div { class: "muted small",
-                        {format!("{} {}/{}", lang.t("已拍", "photos"), m.photos.len(), want)}
+                    div { class: "muted small", id: "count-{code}",
+                        {if usize::from(want) < m.photos.len() {
+                            format!("{} {} {}", lang.t("已拍", "photos:"), m.photos.len(), lang.t("张", ""))
+                        } else {
+                            format!("{} {}/{}", lang.t("已拍", "photos"), m.photos.len(), want)
+                        }}
                         if !m.note.zh.is_empty() { " · {lang.l(&m.note)}" }
                     }
                 }
             }
-            if m.requested_again { div { class: "small", style: "color: var(--orange)", {lang.t("中心要求重新提供这项材料", "The centre asked for this again")} } }
+            if m.requested_again { div { class: "small redo-note", style: "color: var(--orange)",
+                {lang.t("需重新拍摄：中心要求重新提供这项材料，请删除原来的照片并拍新的。", "Re-take: the centre asked for this again; remove the old photo and take a new one.")} } }
             if !m.kind.hint.zh.is_empty() { div { class: "hint muted small", "{lang.l(&m.kind.hint)}" } }
             Thumbs { photos: m.photos.clone(), on_remove: remove }
             if let Some(r) = reuse {

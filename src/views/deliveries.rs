@@ -162,6 +162,10 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
             } else {
                 div { class: "section-title", {lang.t("二、请居民评价（好差评）", "2. Resident's rating")} }
                 div { class: "card",
+                    div { class: "handover", id: "handover",
+                        {lang.t("请把手机交给居民本人评价。", "Please hand the phone to the resident to rate.")} }
+                    div { class: "muted small", style: "margin-bottom: 10px",
+                        {lang.t("评价由居民自己选，代办员不代评；评价会直接报给镇里。", "The resident chooses, not the agent; the rating goes straight to the township.")} }
                     div { class: "ratings", id: "ratings",
                         for r in Rating::ALL {
                             button { key: "{r.score()}", class: if rating() == Some(r) { "on" } else { "" }, "data-score": "{r.score()}",

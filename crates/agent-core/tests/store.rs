@@ -203,6 +203,17 @@ fn outcomes_decisions_correction_delivery_and_rating() {
     store.apply_change(&change(2, ChangeBody::Received { application_id: app, revision: 1 })).unwrap();
     assert_eq!(store.application(app).unwrap().status, AppStatus::Returned);
 
+    // Sending it back as it was is refused, naming the material the centre asked for again.
+    match store.submit(app) {
+        Err(StoreError::Invalid(errs)) => {
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].field, "material:id_card");
+            assert!(errs[0].message.contains("请拍新的照片替换"), "{errs:?}");
+        }
+        other => panic!("resubmitting unchanged must be refused: {other:?}"),
+    }
+    assert_eq!(store.application(app).unwrap().status, AppStatus::Returned, "nothing changed by the refusal");
+
     // The agent re-takes the photo and resubmits: revision 2 of the same application.
     let old = d.materials.iter().find(|m| m.kind.code == "id_card").unwrap().photos[1].hash;
     store.remove_photo(app, "id_card", &old).unwrap();
@@ -383,4 +394,41 @@ fn reminders_find_residents_turning_an_age_soon() {
     let ids: Vec<_> = found.iter().map(|(r, _)| r.id).collect();
     assert_eq!(ids, vec![soon, today_60].into_iter().rev().collect::<Vec<_>>(), "{found:?}");
     assert_eq!(found[1].1, d(2026, 12, 10));
+}
+
+/// A new application's phone field starts with the resident's phone from the register.
+#[test]
+fn a_new_application_is_filled_with_the_residents_phone() {
+    let (_d, store) = open();
+    let r = store.add_resident(&resident(1, 1950)).unwrap();
+    let app = store.create_draft(r, &Target::Item("elderly_card".into())).unwrap();
+    assert_eq!(store.application(app).unwrap().fields.get("phone").map(String::as_str), Some("13800138000"));
+    // a resident without a phone: the field stays empty for the agent to fill
+    let mut no_phone = resident(2, 1950);
+    no_phone.phone = None;
+    let r = store.add_resident(&no_phone).unwrap();
+    let app = store.create_draft(r, &Target::Item("elderly_card".into())).unwrap();
+    assert_eq!(store.application(app).unwrap().fields.get("phone"), None);
+}
+
+/// A return that names no material: resubmitting with nothing changed is refused with a
+/// message saying so; changing an answer is enough.
+#[test]
+fn a_returned_application_goes_back_only_when_something_changed() {
+    let (_d, store) = open();
+    let r = store.add_resident(&resident(3, 1950)).unwrap();
+    let app = store.create_draft(r, &Target::Item("elderly_card".into())).unwrap();
+    store.save_fields(app, &elderly_card_answers(), None).unwrap();
+    photograph_required(&store, app);
+    assert_eq!(store.submit(app).unwrap(), 1);
+    store.apply_change(&change(1, ChangeBody::Received { application_id: app, revision: 1 })).unwrap();
+    let ret = Decision::Return { reason: Remark::parse("联系电话打不通，请核实").unwrap(), materials: vec![] };
+    store.apply_change(&change(2, ChangeBody::Decision { application_id: app, revision: 1, decision: ret, by: "李审核".into() })).unwrap();
+    match store.submit(app) {
+        Err(StoreError::Invalid(errs)) => assert!(errs.iter().any(|e| e.field == "submit" && e.message.contains("还没有做任何修改")), "{errs:?}"),
+        other => panic!("{other:?}"),
+    }
+    let fixed = BTreeMap::from([("phone".to_string(), "13900139000".to_string())]);
+    store.save_fields(app, &fixed, None).unwrap();
+    assert_eq!(store.submit(app).unwrap(), 2);
 }

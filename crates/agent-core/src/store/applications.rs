@@ -10,7 +10,7 @@ use super::{insert_photo, parse_json, parse_str, parse_ts, ts, Result, Store, St
 use crate::forms::{check_fields, FieldError};
 use crate::photo::PipelineOptions;
 use chrono::{DateTime, Utc};
-use daiban_proto::catalogue::{FieldSpec, L10n, MaterialKind};
+use daiban_proto::catalogue::{FieldKind, FieldSpec, L10n, MaterialKind};
 use daiban_proto::status::{overall, Decision, ItemStatus, Stage};
 use daiban_proto::sync::{Event, EventBody};
 use daiban_proto::text::Remark;
@@ -318,12 +318,27 @@ impl Store {
         let now = self.now();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        resident_tx(&tx, resident)?;
+        let who = resident_tx(&tx, resident)?;
+        // What the register already knows is filled in (the agent can still change it).
+        let mut fields = BTreeMap::new();
+        if let Some(phone) = &who.phone {
+            for spec in cat.fields_for(&items).unwrap_or_default().iter().filter(|f| matches!(f.kind, FieldKind::Phone)) {
+                fields.insert(spec.key.clone(), phone.to_string());
+            }
+        }
         tx.execute(
             "INSERT INTO applications(id, resident_id, bundle, items, fields, catalogue_version, stage, status, revision,
                                       created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, '{}', ?5, 'draft', 'draft', 1, ?6, ?6)",
-            params![id.to_string(), resident.to_string(), bundle, serde_json::to_string(&items).unwrap(), cat.version, ts(now)],
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', 'draft', 1, ?7, ?7)",
+            params![
+                id.to_string(),
+                resident.to_string(),
+                bundle,
+                serde_json::to_string(&items).unwrap(),
+                serde_json::to_string(&fields).unwrap(),
+                cat.version,
+                ts(now)
+            ],
         )?;
         for item in &items {
             tx.execute(
@@ -560,6 +575,9 @@ impl Store {
                 ));
             }
         }
+        if stage == Stage::Returned && errs.is_empty() {
+            errs.extend(unchanged_since_return(&tx, app, &detail, &fields)?);
+        }
         if !errs.is_empty() {
             return Err(StoreError::Invalid(errs));
         }
@@ -663,4 +681,50 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// What a returned application must change before it goes back: every material the centre
+/// asked for again needs a photo it did not have, and something must differ from the revision
+/// that was returned (sending it back unchanged would only be returned again).
+fn unchanged_since_return(
+    tx: &Transaction,
+    app: ApplicationId,
+    detail: &ApplicationDetail,
+    fields: &BTreeMap<String, String>,
+) -> Result<Vec<FieldError>> {
+    let json: Option<String> = tx
+        .query_row(
+            "SELECT json FROM application_revisions WHERE application_id = ?1 AND revision = ?2",
+            params![app.to_string(), detail.revision],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(json) = json else { return Ok(Vec::new()) };
+    let before: ApplicationRecord = parse_json(&json)?;
+    let photos_before = |code: &str| -> Vec<PhotoHash> {
+        before.materials.iter().filter(|m| m.code == code).flat_map(|m| m.photos.iter().map(|p| p.hash)).collect()
+    };
+    let mut errs = Vec::new();
+    for m in detail.materials.iter().filter(|m| m.requested_again) {
+        let old = photos_before(&m.kind.code);
+        if m.photos.iter().all(|p| old.contains(&p.hash)) {
+            errs.push(FieldError::new(
+                &format!("material:{}", m.kind.code),
+                &m.kind.name.zh,
+                "中心要求重新提供这项材料：请拍新的照片替换原来的".to_string(),
+            ));
+        }
+    }
+    let same_photos = detail.materials.iter().all(|m| {
+        let mut now: Vec<PhotoHash> = m.photos.iter().map(|p| p.hash).collect();
+        let mut old = photos_before(&m.kind.code);
+        now.sort();
+        old.sort();
+        now == old
+    });
+    let same_note = detail.note.as_deref().unwrap_or("") == before.note.as_ref().map(|n| n.as_str()).unwrap_or("");
+    if errs.is_empty() && same_photos && same_note && *fields == before.fields {
+        errs.push(FieldError::new("submit", "提交", "退回后还没有做任何修改：请按退回原因补正后再提交".to_string()));
+    }
+    Ok(errs)
 }
