@@ -22,12 +22,14 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 #[cfg(target_os = "android")]
+#[allow(unsafe_code)] // JNI: the two raw pointers come from ndk_context (SAFETY below)
 fn android_files_dir() -> Option<PathBuf> {
     use jni::objects::{JObject, JString};
     let ctx = ndk_context::android_context();
     // SAFETY: ndk_context is initialised by the Android activity glue before main runs.
     let vm = unsafe { jni::JavaVM::from_raw(ctx.vm().cast()) }.ok()?;
     let mut env = vm.attach_current_thread().ok()?;
+    // SAFETY: the same glue holds a global reference to the activity for the app's lifetime.
     let context = unsafe { JObject::from_raw(ctx.context().cast()) };
     let file = env.call_method(&context, "getFilesDir", "()Ljava/io/File;", &[]).ok()?.l().ok()?;
     let path = env.call_method(&file, "getAbsolutePath", "()Ljava/lang/String;", &[]).ok()?.l().ok()?;

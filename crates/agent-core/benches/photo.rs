@@ -228,6 +228,7 @@ fn imagemagick() -> Result<PathBuf> {
 }
 
 /// Pin this process (and the children it starts) to one CPU, so both pipelines get one core.
+#[allow(unsafe_code)] // libc::sched_setaffinity (SAFETY below)
 fn pin_to_last_cpu(nproc: usize) -> Result<usize> {
     let cpu = nproc - 1;
     // SAFETY: `set` is a plain bit mask owned by this frame; the call only reads it.

@@ -9,6 +9,7 @@
 //! in a `0600` file next to the data — it is what desktop development and the tests use, and
 //! it protects nothing against someone who has the whole disk; documented as such.
 
+use zeroize::Zeroize;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
@@ -52,10 +53,8 @@ impl DataKey {
 
 impl Drop for DataKey {
     fn drop(&mut self) {
-        // Best effort: volatile writes so the wipe is not optimised away.
-        for b in self.0.iter_mut() {
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        // zeroize's writes are not optimised away
+        self.0.zeroize();
     }
 }
 
