@@ -139,11 +139,7 @@ fn child(mode: &str, dir: &Path) {
 
 fn run_child(mode: &str, dir: &Path) -> (f64, u64, f64) {
     let t = Instant::now();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .env("DAIBAN_BENCH_CHILD", mode)
-        .env("DAIBAN_BENCH_DIR", dir)
-        .output()
-        .unwrap();
+    let out = Command::new(std::env::current_exe().unwrap()).env("DAIBAN_BENCH_CHILD", mode).env("DAIBAN_BENCH_DIR", dir).output().unwrap();
     let wall = ms(t.elapsed());
     let s = String::from_utf8(out.stdout).unwrap();
     let line = s.lines().last().unwrap_or_else(|| panic!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
@@ -163,10 +159,7 @@ fn main() {
     let dir = tmp.path().join("data");
     let store = Store::open(&dir).unwrap();
     let raw = real_photos();
-    let photos: Vec<_> = raw[..2]
-        .iter()
-        .map(|b| store.photos().put(&process(b, &PipelineOptions::default()).unwrap()).unwrap())
-        .collect();
+    let photos: Vec<_> = raw[..2].iter().map(|b| store.photos().put(&process(b, &PipelineOptions::default()).unwrap()).unwrap()).collect();
 
     println!("# Agent app benchmark ({} applications)", apps);
     let t = Instant::now();
@@ -185,7 +178,9 @@ fn main() {
     println!("|---|---|---|---|");
     println!("| baseline: bare INSERT + commit (plain SQLite) | {:.2} | {:.2} | 1.0 |", ms(b50), ms(b99));
     let mut worst = Duration::ZERO;
-    for (name, v) in ["save form answers", "attach a processed photo", "submit (resident + application + outbox)"].iter().zip(samples.iter_mut()) {
+    for (name, v) in
+        ["save form answers", "attach a processed photo", "submit (resident + application + outbox)"].iter().zip(samples.iter_mut())
+    {
         let (p50, p99) = (pct(v, 0.5), pct(v, 0.99));
         worst = worst.max(p99);
         println!("| {name} | {:.2} | {:.2} | {:.1} |", ms(p50), ms(p99), ms(p99) / ms(b99).max(1e-3));
@@ -217,7 +212,11 @@ fn main() {
     println!("|---|---|---|---|");
     println!("| baseline: open SQLite + count | {:.1} | {:.1} | {:.1} |", theirs[2], theirs[4], their_rss as f64 / 1024.0);
     println!("| ours: open store + render home | {:.1} | {:.1} | {:.1} |", ours[2], ours[4], our_rss as f64 / 1024.0);
-    println!("ratio (median): {:.1}×; target ≤ 1000 ms: {}", ours[2] / theirs[2].max(1e-3), if ours[4] <= 1000.0 { "PASS" } else { "FAIL" });
+    println!(
+        "ratio (median): {:.1}×; target ≤ 1000 ms: {}",
+        ours[2] / theirs[2].max(1e-3),
+        if ours[4] <= 1000.0 { "PASS" } else { "FAIL" }
+    );
 }
 
 /// Copy the encrypted database into a plain-SQLite-keyed file the baseline can open.

@@ -57,9 +57,7 @@ pub enum Route {
 pub fn App() -> Element {
     let ctx = use_ctx();
     let store = ctx.store.clone();
-    let lang = use_context_provider(|| {
-        Signal::new(Lang::parse(&store.meta("ui.lang").ok().flatten().unwrap_or_default()))
-    });
+    let lang = use_context_provider(|| Signal::new(Lang::parse(&store.meta("ui.lang").ok().flatten().unwrap_or_default())));
     let data = use_context_provider(|| DataVersion(Signal::new(0)));
     let mut status = use_context_provider(|| Signal::new(SyncStatus::default()));
     // Follow the sync engine: copy its status into a signal, and re-read stored data when a

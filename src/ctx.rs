@@ -33,13 +33,7 @@ impl AppCtx {
     }
 
     pub fn new(store: Store, sync: SyncHandle, cfg: &Config) -> Self {
-        Self {
-            store,
-            sync,
-            centre_url: cfg.centre_url.clone(),
-            sample_photos: cfg.sample_photos.clone(),
-            thumbs: Arc::default(),
-        }
+        Self { store, sync, centre_url: cfg.centre_url.clone(), sample_photos: cfg.sample_photos.clone(), thumbs: Arc::default() }
     }
 
     /// A `data:` URL with a small JPEG preview of a stored photo (cached).
@@ -47,12 +41,10 @@ impl AppCtx {
         if let Some(u) = self.thumbs.lock().unwrap().get(hash) {
             return Some(u.clone());
         }
-        let jpeg = daiban_agent_core::thumbnail::thumbnail(&self.store, hash)
-            .map_err(|e| tracing::warn!("thumbnail {hash:?}: {e}"))
-            .ok()?;
+        let jpeg =
+            daiban_agent_core::thumbnail::thumbnail(&self.store, hash).map_err(|e| tracing::warn!("thumbnail {hash:?}: {e}")).ok()?;
         use base64::Engine;
-        let url: Arc<str> =
-            format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg)).into();
+        let url: Arc<str> = format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg)).into();
         self.thumbs.lock().unwrap().insert(*hash, url.clone());
         Some(url)
     }

@@ -10,9 +10,7 @@ use daiban::{config::Config, AppCtx};
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,daiban=info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,daiban=info".into()))
         .init();
     let cfg = Config::from_env_and_args(std::env::args().skip(1))?;
     let ctx = AppCtx::start(&cfg).context("opening the local store")?;

@@ -14,9 +14,7 @@ use std::future::Future;
 
 pub fn router(ctx: AppCtx) -> axum::Router {
     let page = || async { Html(index_html()) };
-    axum::Router::new()
-        .with_virtual_dom("/", move || VirtualDom::new(App).with_root_context(ctx.clone()))
-        .route("/", get(page))
+    axum::Router::new().with_virtual_dom("/", move || VirtualDom::new(App).with_root_context(ctx.clone())).route("/", get(page))
 }
 
 fn index_html() -> String {
@@ -30,7 +28,11 @@ fn index_html() -> String {
 }
 
 /// Serve the preview until `shutdown` completes.
-pub async fn serve(listener: tokio::net::TcpListener, ctx: AppCtx, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: AppCtx,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     axum::serve(listener, router(ctx).into_make_service()).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

@@ -90,10 +90,7 @@ async fn capture_return_correct_deliver_and_rate_through_the_real_centre() {
 
     // Staff return it: the ID card's back is blurred.
     let reason = Remark::parse("身份证反面照片模糊，请重拍").unwrap();
-    centre
-        .decide(demo.admin.id, app, 1, Decision::Return { reason, materials: vec!["id_card".into()] })
-        .await
-        .unwrap();
+    centre.decide(demo.admin.id, app, 1, Decision::Return { reason, materials: vec!["id_card".into()] }).await.unwrap();
     // "Sync now" is on the home screen (it would arrive on its own within a minute).
     b.click("#tab-home").await;
     b.click("#home-sync-now").await;
@@ -139,7 +136,12 @@ async fn capture_return_correct_deliver_and_rate_through_the_real_centre() {
         .then(PointerAction::MoveToElement { element: pad.clone(), duration: None, x: -120.0, y: 10.0 })
         .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
     for i in 1..=12 {
-        pen = pen.then(PointerAction::MoveToElement { element: pad.clone(), duration: Some(Duration::from_millis(20)), x: -120.0 + 20.0 * i as f64, y: if i % 2 == 0 { 30.0 } else { -20.0 } });
+        pen = pen.then(PointerAction::MoveToElement {
+            element: pad.clone(),
+            duration: Some(Duration::from_millis(20)),
+            x: -120.0 + 20.0 * i as f64,
+            y: if i % 2 == 0 { 30.0 } else { -20.0 },
+        });
     }
     b.client.perform_actions(pen.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })).await.unwrap();
     b.wait_count("#sigpad path", 1).await;

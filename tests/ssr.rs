@@ -59,9 +59,9 @@ fn net_badge_says_offline_online_or_syncing() {
 fn sync_strip_shows_items_and_bytes_while_syncing_and_what_waits_otherwise() {
     fn running() -> Element {
         rsx! { SyncStrip {
-            status: SyncStatus { enrolled: true, online: true, phase: SyncPhase::Uploading, items_done: 2, items_total: 5,
-                                 bytes_done: 1_200_000, bytes_total: 3_400_000, ..Default::default() },
-            summary: OutboxSummary::default() } }
+        status: SyncStatus { enrolled: true, online: true, phase: SyncPhase::Uploading, items_done: 2, items_total: 5,
+                             bytes_done: 1_200_000, bytes_total: 3_400_000, ..Default::default() },
+        summary: OutboxSummary::default() } }
     }
     let html = render_in_router(running);
     assert!(html.contains("正在上传照片 2/5 · 1.2 MB/3.4 MB"), "{html}");
@@ -69,8 +69,8 @@ fn sync_strip_shows_items_and_bytes_while_syncing_and_what_waits_otherwise() {
 
     fn waiting() -> Element {
         rsx! { SyncStrip {
-            status: SyncStatus { enrolled: true, online: false, ..Default::default() },
-            summary: OutboxSummary { pending_events: 3, pending_applications: 2, quarantined: 0, pending_photos: 6, pending_photo_bytes: 1_500_000 } } }
+        status: SyncStatus { enrolled: true, online: false, ..Default::default() },
+        summary: OutboxSummary { pending_events: 3, pending_applications: 2, quarantined: 0, pending_photos: 6, pending_photo_bytes: 1_500_000 } } }
     }
     let html = render_in_router(waiting);
     assert!(html.contains("待上传：3 条记录、6 张照片（1.5 MB）"), "{html}");

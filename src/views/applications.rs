@@ -65,7 +65,11 @@ pub fn describe(e: &TimelineEvent, cat: &Catalogue, lang: Lang) -> String {
     match e {
         TimelineEvent::Created => lang.t("创建草稿", "Draft created").into(),
         TimelineEvent::Submitted { revision } => {
-            if zh { format!("提交第{revision}版，等待上传") } else { format!("Revision {revision} submitted, waiting to upload") }
+            if zh {
+                format!("提交第{revision}版，等待上传")
+            } else {
+                format!("Revision {revision} submitted, waiting to upload")
+            }
         }
         TimelineEvent::Received { .. } => lang.t("便民服务中心已接收", "Received by the centre").into(),
         TimelineEvent::Decision { decision, by } => {
@@ -75,9 +79,15 @@ pub fn describe(e: &TimelineEvent, cat: &Catalogue, lang: Lang) -> String {
                     let mats: Vec<String> =
                         materials.iter().map(|m| cat.material(m).map(|k| lang.l(&k.name)).unwrap_or(m.clone())).collect();
                     if zh {
-                        format!("退回补正：{reason}{}", if mats.is_empty() { String::new() } else { format!("（需补：{}）", mats.join("、")) })
+                        format!(
+                            "退回补正：{reason}{}",
+                            if mats.is_empty() { String::new() } else { format!("（需补：{}）", mats.join("、")) }
+                        )
                     } else {
-                        format!("Returned: {reason}{}", if mats.is_empty() { String::new() } else { format!(" (add: {})", mats.join(", ")) })
+                        format!(
+                            "Returned: {reason}{}",
+                            if mats.is_empty() { String::new() } else { format!(" (add: {})", mats.join(", ")) }
+                        )
                     }
                 }
                 Decision::Reject { item: i, reason } => format!("{}{}{reason}", item(i), lang.t(" 不予受理：", " rejected: ")),

@@ -52,20 +52,18 @@ pub fn Capture(id: ApplicationId) -> Element {
     }
 
     let store = ctx.store.clone();
-    let mut save_draft = move || {
-        match store.save_fields(id, &answers.peek(), Some(note.peek().as_str())) {
-            Ok(()) => {
-                saved_at.set(Some(crate::i18n::Lang::Zh.datetime(chrono::Utc::now())));
-                errors.write().retain(|e| e.field.starts_with("material:"));
-            }
-            Err(StoreError::Invalid(errs)) => {
-                errors.set(errs);
-                show_first_error();
-            }
-            Err(e) => {
-                errors.set(vec![FieldError::new("save", "保存", e.to_string())]);
-                show_first_error();
-            }
+    let mut save_draft = move || match store.save_fields(id, &answers.peek(), Some(note.peek().as_str())) {
+        Ok(()) => {
+            saved_at.set(Some(crate::i18n::Lang::Zh.datetime(chrono::Utc::now())));
+            errors.write().retain(|e| e.field.starts_with("material:"));
+        }
+        Err(StoreError::Invalid(errs)) => {
+            errors.set(errs);
+            show_first_error();
+        }
+        Err(e) => {
+            errors.set(vec![FieldError::new("save", "保存", e.to_string())]);
+            show_first_error();
         }
     };
     let autosave = save_draft.clone();
@@ -163,7 +161,14 @@ fn show_first_error() {
 }
 
 #[component]
-fn FormField(spec: FieldSpec, lang: Lang, value: String, error: Option<String>, on_input: EventHandler<(String, String)>, on_commit: EventHandler<()>) -> Element {
+fn FormField(
+    spec: FieldSpec,
+    lang: Lang,
+    value: String,
+    error: Option<String>,
+    on_input: EventHandler<(String, String)>,
+    on_commit: EventHandler<()>,
+) -> Element {
     let key = spec.key.clone();
     let k2 = key.clone();
     let input_type = match spec.kind {
@@ -203,14 +208,26 @@ fn FormField(spec: FieldSpec, lang: Lang, value: String, error: Option<String>, 
 }
 
 #[component]
-fn MaterialCard(id: ApplicationId, material: MaterialView, lang: Lang, busy: Signal<Option<String>>, reuse: Option<ReusableMaterial>) -> Element {
+fn MaterialCard(
+    id: ApplicationId,
+    material: MaterialView,
+    lang: Lang,
+    busy: Signal<Option<String>>,
+    reuse: Option<ReusableMaterial>,
+) -> Element {
     let ctx = use_ctx();
     let data = use_data_version();
     let mut error = use_signal(|| None::<String>);
     let m = material;
     let code = m.kind.code.clone();
     let want = m.kind.photos.max(1);
-    let class = if m.requested_again { "material redo" } else if m.complete() && !m.photos.is_empty() { "material done" } else { "material" };
+    let class = if m.requested_again {
+        "material redo"
+    } else if m.complete() && !m.photos.is_empty() {
+        "material done"
+    } else {
+        "material"
+    };
     let store = ctx.store.clone();
     let code_add = code.clone();
     let had: Vec<PhotoHash> = m.photos.iter().map(|p| p.hash).collect();
@@ -225,9 +242,13 @@ fn MaterialCard(id: ApplicationId, material: MaterialView, lang: Lang, busy: Sig
             busy.set(None);
             match result {
                 // the same picture again is kept once: say so instead of showing nothing new
-                Ok(Ok(photo)) if had.contains(&photo.hash) => {
-                    error.set(Some(lang.t("这张照片已拍过，请换一张（例如拍另一面）。", "This photo is already here; take another one (e.g. the other side).").to_string()))
-                }
+                Ok(Ok(photo)) if had.contains(&photo.hash) => error.set(Some(
+                    lang.t(
+                        "这张照片已拍过，请换一张（例如拍另一面）。",
+                        "This photo is already here; take another one (e.g. the other side).",
+                    )
+                    .to_string(),
+                )),
                 Ok(Ok(_)) => {
                     error.set(None);
                     data.bump();
@@ -282,4 +303,3 @@ fn MaterialCard(id: ApplicationId, material: MaterialView, lang: Lang, busy: Sig
         }
     }
 }
-

@@ -126,7 +126,7 @@ impl Browser {
                     let arg = serde_json::to_value(&e).unwrap();
                     let _ = self.client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg]).await;
                     match e.click().await {
-                    Ok(_) => return,
+                        Ok(_) => return,
                         Err(err) if t.elapsed() > Duration::from_secs(10) => panic!("click {css}: {err}"),
                         Err(_) => {}
                     }

@@ -91,11 +91,7 @@ fn bench() -> Result<bool> {
     let mut inputs = Vec::new();
     for (file, what) in PHOTOS {
         let path = Path::new(PHOTO_DIR).join(file);
-        ensure!(
-            path.is_file(),
-            "{} is missing: install the photos with `apt-get install lomiri-wallpapers-16.04`",
-            path.display()
-        );
+        ensure!(path.is_file(), "{} is missing: install the photos with `apt-get install lomiri-wallpapers-16.04`", path.display());
         let name = file.trim_end_matches(".jpg");
         let baseline = work.join(format!("{name}.baseline.jpg"));
         to_baseline(&path, &baseline)?;
@@ -146,7 +142,11 @@ fn measure(convert: &Path, stem: &Path, name: &str, input: &Path) -> Result<Row>
         peak_kb = peak_kb.max(first_line(&output.stdout).trim().parse::<u64>().context("child peak memory")?);
 
         let start = Instant::now();
-        run(Command::new(convert).args(["-limit", "thread", "1"]).arg(input).args(["-resize", "2000x2000", "-quality", "80"]).arg(&magick_path))?;
+        run(Command::new(convert)
+            .args(["-limit", "thread", "1"])
+            .arg(input)
+            .args(["-resize", "2000x2000", "-quality", "80"])
+            .arg(&magick_path))?;
         magick_times.push(start.elapsed());
     }
     ensure!(fs::read(&ours_path)? == out.jpeg(), "child output differs from in-process output");
@@ -196,11 +196,8 @@ fn report(rows: &[Row]) -> Result<bool> {
     }
     let mut sizes: Vec<u64> = rows.iter().map(|r| r.ours_bytes).collect();
     sizes.sort_unstable();
-    let median_bytes = if sizes.len() % 2 == 1 {
-        sizes[sizes.len() / 2]
-    } else {
-        (sizes[sizes.len() / 2 - 1] + sizes[sizes.len() / 2]) / 2
-    };
+    let median_bytes =
+        if sizes.len() % 2 == 1 { sizes[sizes.len() / 2] } else { (sizes[sizes.len() / 2 - 1] + sizes[sizes.len() / 2]) / 2 };
     let slowest_ratio = rows.iter().map(|r| r.magick.as_secs_f64() / r.ours_process.as_secs_f64()).fold(f64::INFINITY, f64::min);
     let min_long_edge = rows.iter().map(|r| r.long_edge).min().unwrap_or(0);
     let peak_kb = rows.iter().map(|r| r.peak_kb).max().unwrap_or(0);

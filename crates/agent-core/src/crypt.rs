@@ -9,7 +9,6 @@
 //! in a `0600` file next to the data — it is what desktop development and the tests use, and
 //! it protects nothing against someone who has the whole disk; documented as such.
 
-use zeroize::Zeroize;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
@@ -18,6 +17,7 @@ use sha2::Sha256;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use zeroize::Zeroize;
 
 /// The installation's data key. Its bytes never appear in `Debug` output and are wiped on drop.
 #[derive(Clone)]
@@ -79,9 +79,8 @@ impl KeyStore for FileKeyStore {
     fn load_or_create(&self) -> io::Result<DataKey> {
         match std::fs::read(&self.path) {
             Ok(bytes) => {
-                let k: [u8; 32] = bytes
-                    .try_into()
-                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "数据密钥文件损坏 / key file is damaged"))?;
+                let k: [u8; 32] =
+                    bytes.try_into().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "数据密钥文件损坏 / key file is damaged"))?;
                 Ok(DataKey(k))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -81,20 +81,17 @@ impl ResidentForm {
     pub fn parse(&self, today: NaiveDate) -> Result<ResidentInput, Vec<FieldError>> {
         let mut errs = Vec::new();
         let name = PersonName::parse(&self.name).map_err(|e| errs.push(text_err("name", "姓名", e))).ok();
-        let id_number = IdNumber::parse(&self.id_number)
-            .map_err(|e| errs.push(FieldError::new("id_number", "身份证号", e.to_string())))
-            .ok();
+        let id_number =
+            IdNumber::parse(&self.id_number).map_err(|e| errs.push(FieldError::new("id_number", "身份证号", e.to_string()))).ok();
         if let Some(id) = &id_number {
             if id.birth_date() > today {
                 errs.push(FieldError::new("id_number", "身份证号", "出生日期在今天之后，请核对"));
             }
         }
         let phone = optional(&self.phone, Phone::parse).map_err(|e| errs.push(text_err("phone", "联系电话", e))).ok();
-        let village_group = optional(&self.village_group, Address::parse)
-            .map_err(|e| errs.push(text_err("village_group", "村民小组", e)))
-            .ok();
-        let address =
-            optional(&self.address, Address::parse).map_err(|e| errs.push(text_err("address", "住址", e))).ok();
+        let village_group =
+            optional(&self.village_group, Address::parse).map_err(|e| errs.push(text_err("village_group", "村民小组", e))).ok();
+        let address = optional(&self.address, Address::parse).map_err(|e| errs.push(text_err("address", "住址", e))).ok();
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -123,15 +120,12 @@ pub fn check_field(spec: &FieldSpec, raw: &str) -> Result<String, String> {
             TextError::TooLong { max, .. } => format!("太长（最多{max}个字）"),
             other => other.to_string(),
         }),
-        FieldKind::Number => v
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .map(|_| v.to_string())
-            .ok_or_else(|| "应填数字".into()),
-        FieldKind::Date => NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .map_err(|_| "日期格式应为 2024-05-01".into()),
+        FieldKind::Number => {
+            v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0).map(|_| v.to_string()).ok_or_else(|| "应填数字".into())
+        }
+        FieldKind::Date => {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d").map(|d| d.format("%Y-%m-%d").to_string()).map_err(|_| "日期格式应为 2024-05-01".into())
+        }
         FieldKind::Phone => Phone::parse(v).map(|p| p.as_str().to_string()).map_err(|_| "应为11位手机号或带区号的座机号".into()),
         FieldKind::BankAccount => {
             let digits: String = v.chars().filter(|c| !c.is_whitespace()).collect();
@@ -141,11 +135,9 @@ pub fn check_field(spec: &FieldSpec, raw: &str) -> Result<String, String> {
                 Err("银行卡号应为12到30位数字".into())
             }
         }
-        FieldKind::Choice { options } => options
-            .iter()
-            .find(|o| o.zh == v || o.en == v)
-            .map(|o| o.zh.clone())
-            .ok_or_else(|| "请从选项中选择".into()),
+        FieldKind::Choice { options } => {
+            options.iter().find(|o| o.zh == v || o.en == v).map(|o| o.zh.clone()).ok_or_else(|| "请从选项中选择".into())
+        }
     }
 }
 
@@ -193,9 +185,8 @@ mod tests {
         assert_eq!(fields, ["name", "id_number", "phone"]);
         assert!(errs[1].message.contains("校验位"), "{}", errs[1]);
 
-        let ok = ResidentForm { name: "王秀英".into(), id_number: "11010519491231002X".into(), ..Default::default() }
-            .parse(today())
-            .unwrap();
+        let ok =
+            ResidentForm { name: "王秀英".into(), id_number: "11010519491231002X".into(), ..Default::default() }.parse(today()).unwrap();
         assert!(ok.elderly, "76 years old");
         assert_eq!(ok.phone, None);
         let id = daiban_proto::id_number::make_id_number("440524", NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(), 13);

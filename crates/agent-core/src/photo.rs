@@ -18,9 +18,7 @@ mod pipeline;
 mod store;
 
 pub use daiban_proto::{PhotoHash, PhotoRef};
-pub use pipeline::{
-    process, process_signature, PipelineOptions, Processed, MAX_INPUT_BYTES, MAX_PIXELS, MAX_SIDE,
-};
+pub use pipeline::{process, process_signature, PipelineOptions, Processed, MAX_INPUT_BYTES, MAX_PIXELS, MAX_SIDE};
 pub use store::{PhotoStore, SweepReport, DEFAULT_SWEEP_GRACE};
 
 /// Why a photo could not be turned into a stored document JPEG.

@@ -19,8 +19,6 @@ pub fn thumbnail(store: &Store, hash: &PhotoHash) -> Result<Vec<u8>, StoreError>
         .map_err(|e| StoreError::Corrupt(format!("stored photo {hash:?}: {e}")))?;
     let small = img.resize(THUMB_EDGE, THUMB_EDGE, FilterType::Triangle).to_rgb8();
     let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, 70)
-        .encode_image(&small)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    JpegEncoder::new_with_quality(&mut out, 70).encode_image(&small).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(out)
 }

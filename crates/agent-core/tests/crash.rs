@@ -29,8 +29,12 @@ const CHILD_ENV: &str = "DAIBAN_CRASH_CHILD";
 enum Line {
     /// Set-up done; the parent starts its kill timer now.
     Ready,
-    Try { what: Op },
-    Ok { what: Op },
+    Try {
+        what: Op,
+    },
+    Ok {
+        what: Op,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -73,12 +77,8 @@ fn crash_child() {
         let app = store.create_draft(r, &Target::Item("residence_certificate".into())).unwrap();
         say(Line::Ok { what: Op::CreateDraft { resident: r, app: Some(app) } });
         let d = store.application(app).unwrap();
-        let answers: BTreeMap<String, String> = d
-            .field_specs
-            .iter()
-            .filter(|s| s.required)
-            .map(|s| (s.key.clone(), "外出务工需要".to_string()))
-            .collect();
+        let answers: BTreeMap<String, String> =
+            d.field_specs.iter().filter(|s| s.required).map(|s| (s.key.clone(), "外出务工需要".to_string())).collect();
         for _ in 0..rng.random_range(1..4) {
             let note = format!("备注{}", rng.random::<u32>());
             say(Line::Try { what: Op::SaveNote { app, note: note.clone() } });

@@ -12,10 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use daiban_agent_core::photo::{
-    process, process_signature, PhotoError, PhotoHash, PhotoStore, PipelineOptions, SweepReport,
-};
-use image::{imageops, DynamicImage, GenericImageView, ImageFormat, Rgba, RgbaImage, RgbImage};
+use daiban_agent_core::photo::{process, process_signature, PhotoError, PhotoHash, PhotoStore, PipelineOptions, SweepReport};
+use image::{imageops, DynamicImage, GenericImageView, ImageFormat, RgbImage, Rgba, RgbaImage};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rand::{RngCore, SeedableRng};
@@ -28,9 +26,8 @@ const FOREST: &str = "/usr/share/wallpapers/Path/contents/images/2560x1600.jpg";
 const LARGE: &str = "/usr/share/wallpapers/Flow/contents/images/5120x2880.jpg";
 
 fn read_fixture(path: &str) -> Vec<u8> {
-    fs::read(path).unwrap_or_else(|e| {
-        panic!("test photo {path} is missing ({e}); install it with `apt-get install plasma-workspace-wallpapers`")
-    })
+    fs::read(path)
+        .unwrap_or_else(|e| panic!("test photo {path} is missing ({e}); install it with `apt-get install plasma-workspace-wallpapers`"))
 }
 
 /// Copy `src` into `dir` and let exiftool write `tags` (e.g. `-Orientation=6`) into the copy.
@@ -250,28 +247,15 @@ fn output_carries_no_exif_and_no_location() {
         dir.path(),
         FOREST,
         "gps.jpg",
-        &[
-            "-GPSLatitude=30.5928",
-            "-GPSLatitudeRef=N",
-            "-GPSLongitude=114.3055",
-            "-GPSLongitudeRef=E",
-            "-Make=TestPhone",
-            "-Orientation=6",
-        ],
+        &["-GPSLatitude=30.5928", "-GPSLatitudeRef=N", "-GPSLongitude=114.3055", "-GPSLongitudeRef=E", "-Make=TestPhone", "-Orientation=6"],
     );
     let exif_in = exif::Reader::new().read_from_container(&mut Cursor::new(&raw)).expect("input has EXIF");
     assert!(exif_in.get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY).is_some(), "fixture lacks GPS");
 
     let out = process(&raw, &PipelineOptions::default()).unwrap();
-    assert!(
-        exif::Reader::new().read_from_container(&mut Cursor::new(out.jpeg())).is_err(),
-        "output still has an EXIF block"
-    );
+    assert!(exif::Reader::new().read_from_container(&mut Cursor::new(out.jpeg())).is_err(), "output still has an EXIF block");
     let markers = jpeg_markers(out.jpeg());
-    assert!(
-        markers.iter().all(|m| !(0xE1..=0xEF).contains(m) && *m != 0xFE),
-        "output keeps APPn/comment segments: {markers:x?}"
-    );
+    assert!(markers.iter().all(|m| !(0xE1..=0xEF).contains(m) && *m != 0xFE), "output keeps APPn/comment segments: {markers:x?}");
     let out_path = dir.path().join("out.jpg");
     fs::write(&out_path, out.jpeg()).unwrap();
     let report = Command::new("exiftool").args(["-s", "-GPS:all", "-Make", "-Comment"]).arg(&out_path).output().unwrap();
@@ -482,16 +466,17 @@ fn the_demos_sample_documents_complete_every_material_with_distinct_photos() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // rendered once per build directory; the script keeps files already there
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sample-documents");
-    let status = Command::new(root.join("scripts/sample-documents.py")).arg(&dir).status().expect("python3 and ImageMagick (scripts/setup.sh)");
+    let status =
+        Command::new(root.join("scripts/sample-documents.py")).arg(&dir).status().expect("python3 and ImageMagick (scripts/setup.sh)");
     assert!(status.success(), "sample-documents.py failed");
 
     let catalogue = daiban_agent_core::catalogue::builtin();
-    let files: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jpg")).collect();
+    let files: Vec<PathBuf> =
+        fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jpg")).collect();
     let mut hashes = HashSet::new();
     for m in &catalogue.materials {
         let prefix = format!("{}-", m.name.zh);
-        let mine: Vec<&PathBuf> =
-            files.iter().filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&prefix)).collect();
+        let mine: Vec<&PathBuf> = files.iter().filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&prefix)).collect();
         assert_eq!(mine.len(), usize::from(m.photos), "{}: one sample per photo it asks for: {mine:?}", m.code);
         for path in mine {
             let out = process(&fs::read(path).unwrap(), &PipelineOptions::default()).unwrap_or_else(|e| panic!("{path:?}: {e}"));

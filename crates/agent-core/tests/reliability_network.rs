@@ -43,7 +43,13 @@ struct Duplicates {
 /// Push copies of the agent's events straight to the centre until `stop`: concurrent twins of
 /// the head of the queue, and shuffled batches of events already acknowledged. Returns the
 /// answers the copies got, by event.
-async fn mad_gateway(store: Store, centre_url: String, seed: u64, stop: Arc<AtomicBool>, counts: Arc<Duplicates>) -> HashMap<EventId, Vec<EventResult>> {
+async fn mad_gateway(
+    store: Store,
+    centre_url: String,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    counts: Arc<Duplicates>,
+) -> HashMap<EventId, Vec<EventResult>> {
     let token = store.enrolment().unwrap().unwrap().token;
     let http = reqwest::Client::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -60,7 +66,8 @@ async fn mad_gateway(store: Store, centre_url: String, seed: u64, stop: Arc<Atom
     // every event seen waiting in the outbox; those no longer waiting were acknowledged
     let mut seen: Vec<Event> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        let pending: Vec<Event> = store.due_events(chrono::Utc::now() + chrono::Duration::days(1), 100).unwrap().into_iter().map(|e| e.event).collect();
+        let pending: Vec<Event> =
+            store.due_events(chrono::Utc::now() + chrono::Duration::days(1), 100).unwrap().into_iter().map(|e| e.event).collect();
         let pending_ids: HashSet<EventId> = pending.iter().map(|e| e.id).collect();
         let known: HashSet<EventId> = seen.iter().map(|e| e.id).collect();
         seen.extend(pending.iter().filter(|e| !known.contains(&e.id)).cloned());

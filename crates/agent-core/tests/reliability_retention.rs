@@ -61,9 +61,12 @@ async fn photos_of_closed_cases_leave_the_phone_after_the_retention_period() {
     assert_eq!(store.check_integrity().unwrap(), Vec::<String>::new(), "a purged file is not a missing file");
     assert!(store.reusable_materials(draft).unwrap().is_empty(), "purged photos are not offered for reuse");
     let kept = store.application(closed).unwrap();
-    assert_eq!((kept.status, kept.materials.iter().map(|m| m.photos.len()).sum::<usize>()), (AppStatus::Rejected, closed_photos.len()), "the application and its record stay");
+    assert_eq!(
+        (kept.status, kept.materials.iter().map(|m| m.photos.len()).sum::<usize>()),
+        (AppStatus::Rejected, closed_photos.len()),
+        "the application and its record stay"
+    );
     assert_eq!(store.purge_closed_photos(keep, Utc::now() + Duration::days(31)).unwrap(), Default::default(), "nothing more to do");
     assert_eq!(store.sweep_photos().unwrap(), 0);
     centre.stop().await;
 }
-

@@ -230,8 +230,24 @@ fn outcomes_decisions_correction_delivery_and_rating() {
     for (seq, body) in [
         (3, ChangeBody::Received { application_id: app, revision: 2 }),
         (4, ChangeBody::Decision { application_id: app, revision: 2, decision: Decision::Accept, by: by() }),
-        (5, ChangeBody::Decision { application_id: app, revision: 2, decision: Decision::Approve { item: "elderly_card".into() }, by: by() }),
-        (6, ChangeBody::Decision { application_id: app, revision: 2, decision: Decision::ResultReady { item: "elderly_card".into(), mode: DeliveryMode::Home }, by: by() }),
+        (
+            5,
+            ChangeBody::Decision {
+                application_id: app,
+                revision: 2,
+                decision: Decision::Approve { item: "elderly_card".into() },
+                by: by(),
+            },
+        ),
+        (
+            6,
+            ChangeBody::Decision {
+                application_id: app,
+                revision: 2,
+                decision: Decision::ResultReady { item: "elderly_card".into(), mode: DeliveryMode::Home },
+                by: by(),
+            },
+        ),
     ] {
         store.apply_change(&change(seq, body)).unwrap();
     }
@@ -284,7 +300,8 @@ fn refused_submission_is_quarantined_and_reopened_without_blocking_the_rest() {
     }
     let due = store.due_events(chrono::Utc::now(), 10).unwrap();
     assert_eq!(due.len(), 4);
-    let refused = due.iter().find(|e| matches!(&e.event.body, EventBody::ApplicationSubmitted { application } if application.id == apps[0])).unwrap();
+    let refused =
+        due.iter().find(|e| matches!(&e.event.body, EventBody::ApplicationSubmitted { application } if application.id == apps[0])).unwrap();
     let outcomes: Vec<_> = due
         .iter()
         .map(|e| EventOutcome {
@@ -344,7 +361,8 @@ fn data_at_rest_is_encrypted_and_needs_the_key() {
 
     // Nothing sensitive is on disk in the clear: not the ID number, the name, the note, nor
     // any part of the photo.
-    let needles: Vec<Vec<u8>> = vec![idn.into_bytes(), "王秀英21".as_bytes().to_vec(), "家住村东头".as_bytes().to_vec(), jpeg[100..164].to_vec()];
+    let needles: Vec<Vec<u8>> =
+        vec![idn.into_bytes(), "王秀英21".as_bytes().to_vec(), "家住村东头".as_bytes().to_vec(), jpeg[100..164].to_vec()];
     let mut files = 0;
     let mut stack = vec![dir.path().to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -425,7 +443,9 @@ fn a_returned_application_goes_back_only_when_something_changed() {
     let ret = Decision::Return { reason: Remark::parse("联系电话打不通，请核实").unwrap(), materials: vec![] };
     store.apply_change(&change(2, ChangeBody::Decision { application_id: app, revision: 1, decision: ret, by: "李审核".into() })).unwrap();
     match store.submit(app) {
-        Err(StoreError::Invalid(errs)) => assert!(errs.iter().any(|e| e.field == "submit" && e.message.contains("还没有做任何修改")), "{errs:?}"),
+        Err(StoreError::Invalid(errs)) => {
+            assert!(errs.iter().any(|e| e.field == "submit" && e.message.contains("还没有做任何修改")), "{errs:?}")
+        }
         other => panic!("{other:?}"),
     }
     let fixed = BTreeMap::from([("phone".to_string(), "13900139000".to_string())]);

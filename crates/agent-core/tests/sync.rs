@@ -344,7 +344,10 @@ async fn a_cut_upload_resumes_from_the_last_byte_the_centre_got() {
             assert!(r.retries >= 1);
             // (the proxy counts the 20 KiB from the request line: its headers are part of them)
             let again = r.bytes_sent - total;
-            assert!(again > 0 && again <= chunk - 20 * 1024 + 1024, "re-sent at most the part of the cut chunk that had not arrived: {again} bytes");
+            assert!(
+                again > 0 && again <= chunk - 20 * 1024 + 1024,
+                "re-sent at most the part of the cut chunk that had not arrived: {again} bytes"
+            );
         } else {
             assert_eq!(r.bytes_sent, total);
         }
@@ -435,7 +438,9 @@ async fn the_engine_enrols_itself_syncs_in_the_background_and_stops_when_revoked
     // Revoked: the next run stops with a clear message; the data stays.
     let device = store.enrolment().unwrap().unwrap().device_id.parse().unwrap();
     centre.store.revoke_device(centre.admin, device).await.unwrap();
-    let waiting = store.create_draft(store.add_resident(&common::resident(52, 1950)).unwrap(), &Target::Item("residence_certificate".into())).unwrap();
+    let waiting = store
+        .create_draft(store.add_resident(&common::resident(52, 1950)).unwrap(), &Target::Item("residence_certificate".into()))
+        .unwrap();
     handle.trigger();
     let s = status_until(&mut rx, "stopped", |s| s.stopped).await;
     assert!(s.last_error.unwrap().contains("停用"));
@@ -453,7 +458,10 @@ async fn the_engine_probes_while_offline_and_syncs_when_the_network_returns() {
     let app = capture(&store, 60, "residence_certificate", &mut real_photos());
     proxy.set_down(true);
     // Timers far away: only the probe can bring the engine back.
-    let options = quiet_engine(test_config(), RetryPolicy { attempts: 0, min_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200) });
+    let options = quiet_engine(
+        test_config(),
+        RetryPolicy { attempts: 0, min_delay: Duration::from_millis(50), max_delay: Duration::from_millis(200) },
+    );
     let handle = sync::start_with(store.clone(), None, None, options);
     let mut rx = handle.status();
     let s = status_until(&mut rx, "offline", |s| s.last_error.is_some() && !s.running()).await;
@@ -481,7 +489,8 @@ async fn the_network_coming_back_ends_a_back_off_at_once() {
     // timers are an hour away: only the wake-up can bring the run back within the bound.
     let long = Duration::from_secs(600);
     let config = sync::SyncConfig { retry: RetryPolicy { attempts: 3, min_delay: long, max_delay: long }, ..test_config() };
-    let options = quiet_engine(config, RetryPolicy { attempts: 0, min_delay: Duration::from_secs(3600), max_delay: Duration::from_secs(3600) });
+    let options =
+        quiet_engine(config, RetryPolicy { attempts: 0, min_delay: Duration::from_secs(3600), max_delay: Duration::from_secs(3600) });
     let handle = sync::start_with(store.clone(), None, None, options);
     let mut rx = handle.status();
     status_until(&mut rx, "pushing", |s| s.running()).await;
@@ -492,7 +501,11 @@ async fn the_network_coming_back_ends_a_back_off_at_once() {
 
     proxy.set_down(false);
     handle.trigger(); // the connectivity callback
-    let synced = tokio::time::timeout(Duration::from_secs(60), status_until(&mut rx, "synced after the wake-up", |s| s.last_success.is_some() && !s.running())).await;
+    let synced = tokio::time::timeout(
+        Duration::from_secs(60),
+        status_until(&mut rx, "synced after the wake-up", |s| s.last_success.is_some() && !s.running()),
+    )
+    .await;
     let s = synced.unwrap_or_else(|_| panic!("still in its back-off: {:?}", rx.borrow()));
     assert!(s.online && s.last_error.is_none(), "{s:?}");
     assert_eq!(store.application(app).unwrap().status, AppStatus::Received);

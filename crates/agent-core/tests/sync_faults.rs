@@ -13,7 +13,7 @@ mod support;
 
 use daiban_agent_core::sync::{RetryPolicy, SyncClient, SyncConfig};
 use daiban_agent_core::Store;
-use daiban_proto::{ApplicationId, AppStatus, PhotoHash};
+use daiban_proto::{AppStatus, ApplicationId, PhotoHash};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -72,11 +72,7 @@ async fn a_thousand_applications_with_three_photos_each_survive_a_faulty_network
     // Sync through the faulty proxy until nothing waits.
     // Small chunks (several per photo) and only two retries per request, so that runs also
     // end by faults and the next run resumes what the last one left (upload URLs, queue).
-    let config = SyncConfig {
-        chunk_size: 16 * 1024,
-        retry: RetryPolicy { attempts: 2, ..test_config().retry },
-        ..test_config()
-    };
+    let config = SyncConfig { chunk_size: 16 * 1024, retry: RetryPolicy { attempts: 2, ..test_config().retry }, ..test_config() };
     let client = SyncClient::new(store.clone(), config).unwrap();
     let started = Instant::now();
     let (mut runs, mut failed_runs) = (0u32, 0u32);
@@ -119,12 +115,19 @@ async fn a_thousand_applications_with_three_photos_each_survive_a_faulty_network
     assert_eq!(total.events_pushed, 2 * u32::from(APPLICATIONS));
     // A photo whose last chunk landed just as a run failed is found at the centre by the next
     // run ("already there"), so the two may add up to a little more than the photos.
-    assert!(total.photos_uploaded <= hashes.len() as u32 && total.photos_uploaded + total.photos_skipped >= hashes.len() as u32, "{total:?}");
+    assert!(
+        total.photos_uploaded <= hashes.len() as u32 && total.photos_uploaded + total.photos_skipped >= hashes.len() as u32,
+        "{total:?}"
+    );
     assert!(stats.faults() >= 100, "the network really was hostile: {}", stats.summary());
 
     let resent = total.bytes_sent.saturating_sub(photo_bytes);
     println!("fault test (seed {seed}): {} applications, {} photos, {} photo bytes", apps.len(), hashes.len(), photo_bytes);
-    println!("  capture {:.1} s, sync {:.1} s in {runs} runs ({failed_runs} ended by a fault)", capture_time.as_secs_f64(), sync_time.as_secs_f64());
+    println!(
+        "  capture {:.1} s, sync {:.1} s in {runs} runs ({failed_runs} ended by a fault)",
+        capture_time.as_secs_f64(),
+        sync_time.as_secs_f64()
+    );
     println!("  proxy: {}", stats.summary());
     println!(
         "  client: {} retries; photos uploaded {}, already there {}; photo bytes sent {} (re-sent {} = {:.2}% of {})",
@@ -136,6 +139,13 @@ async fn a_thousand_applications_with_three_photos_each_survive_a_faulty_network
         resent as f64 * 100.0 / photo_bytes as f64,
         photo_bytes
     );
-    println!("  stall/503/cut/drop/reset: {}/{}/{}/{}/{}", stats.stalls.load(Ordering::Relaxed), stats.unavailable.load(Ordering::Relaxed), stats.cuts.load(Ordering::Relaxed), stats.drops.load(Ordering::Relaxed), stats.resets.load(Ordering::Relaxed));
+    println!(
+        "  stall/503/cut/drop/reset: {}/{}/{}/{}/{}",
+        stats.stalls.load(Ordering::Relaxed),
+        stats.unavailable.load(Ordering::Relaxed),
+        stats.cuts.load(Ordering::Relaxed),
+        stats.drops.load(Ordering::Relaxed),
+        stats.resets.load(Ordering::Relaxed)
+    );
     centre.stop().await;
 }

@@ -20,9 +20,9 @@
 //! `cargo bench -p daiban-centre --bench inbox` (`DAIBAN_BENCH_APPLICATIONS` to change the
 //! 100,000). Exits non-zero when the target fails.
 
+mod support;
 #[path = "../tests/web_support/mod.rs"]
 mod web_support;
-mod support;
 
 use daiban_centre::store::{InboxCursor, InboxFilter, Store};
 use daiban_proto::status::{AppStatus, Decision};
@@ -137,7 +137,11 @@ async fn bench() -> ExitCode {
     let s = w.store.clone();
     let t = Instant::now();
     let devices = seed(w, applications).await;
-    println!("seeded {applications} applications through Store::ingest in {:.0} s (database in {})\n", t.elapsed().as_secs_f64(), std::env::temp_dir().display());
+    println!(
+        "seeded {applications} applications through Store::ingest in {:.0} s (database in {})\n",
+        t.elapsed().as_secs_f64(),
+        std::env::temp_dir().display()
+    );
 
     let filters: Vec<(&str, InboxFilter, Option<&str>)> = vec![
         ("open (default view)", InboxFilter { open: true, ..Default::default() }, Some("/staff/inbox")),
@@ -146,7 +150,11 @@ async fn bench() -> ExitCode {
         ("village A, open", InboxFilter { village: Some(w.village_a), open: true, ..Default::default() }, None),
         ("item = residence_certificate", InboxFilter { item: Some("residence_certificate".into()), ..Default::default() }, None),
         ("agent (device)", InboxFilter { device: Some(devices[2].device_id), ..Default::default() }, None),
-        ("overdue (none are)", InboxFilter { overdue_on: Some(daiban_centre::store::china_date(chrono::Utc::now())), ..Default::default() }, None),
+        (
+            "overdue (none are)",
+            InboxFilter { overdue_on: Some(daiban_centre::store::china_date(chrono::Utc::now())), ..Default::default() },
+            None,
+        ),
     ];
     let conn = rusqlite::Connection::open_with_flags(c.sqlite_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let mut staff = StaffClient::signed_in(&c.base, "reviewer").await;
@@ -162,7 +170,8 @@ async fn bench() -> ExitCode {
         "OFFSET ÷ keyset, p50",
         "OFFSET ÷ keyset, p99",
     ]);
-    let mut http_table = Table::new(&["page", "store call p50 ms", "store p99 ms", "whole HTTP page p50 ms", "HTTP p99 ms", "HTTP ÷ store, p99"]);
+    let mut http_table =
+        Table::new(&["page", "store call p50 ms", "store p99 ms", "whole HTTP page p50 ms", "HTTP p99 ms", "HTTP ÷ store, p99"]);
     let mut worst_http = Duration::ZERO;
     let mut worst_store = Duration::ZERO;
     for (name, f, http) in &filters {
@@ -235,7 +244,10 @@ async fn bench() -> ExitCode {
 
     let mut targets = Targets::default();
     targets.check(worst_http <= TARGET_P99, format!("whole inbox page p99 {:.2} ms ≤ 50 ms (worst view)", ms(worst_http)));
-    targets.check(worst_store <= TARGET_P99, format!("store query p99 {:.2} ms ≤ 50 ms (worst of {} filters)", ms(worst_store), filters.len()));
+    targets.check(
+        worst_store <= TARGET_P99,
+        format!("store query p99 {:.2} ms ≤ 50 ms (worst of {} filters)", ms(worst_store), filters.len()),
+    );
     c.stop().await;
     targets.exit_code()
 }

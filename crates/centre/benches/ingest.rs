@@ -40,6 +40,7 @@
 mod it_support;
 mod support;
 
+use axum::body::Bytes;
 use base64::Engine;
 use daiban_centre::api::{self, ApiConfig, AppState};
 use daiban_centre::blobs::FsPhotoBlobs;
@@ -48,7 +49,6 @@ use daiban_proto::record::MaterialRecord;
 use daiban_proto::sync::{EnrolRequest, EnrolResponse, Event, EventResult, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER};
 use daiban_proto::{ApplicationRecord, PhotoHash, PhotoRef, ResidentRecord, PROTOCOL_VERSION};
 use it_support::{application, resident, submit, upsert, world, World};
-use axum::body::Bytes;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -115,7 +115,13 @@ fn main() -> ExitCode {
         let secs = phase.as_secs_f64();
         let name = format!("{} ({})", centre.label, centre.durability);
         let rows = [
-            Measure { what: "events/s (pushes of 2)", ours: r.events.units as f64 / secs, tally: &r.events, baseline: Some(baseline_events_per_s), need: Some(need_events) },
+            Measure {
+                what: "events/s (pushes of 2)",
+                ours: r.events.units as f64 / secs,
+                tally: &r.events,
+                baseline: Some(baseline_events_per_s),
+                need: Some(need_events),
+            },
             Measure {
                 what: "photo MB/s (with their applications; latency per photo)",
                 ours: r.photos.units as f64 / 1e6 / secs,
@@ -196,7 +202,12 @@ impl Photo {
 impl PhotoSource {
     fn new() -> Self {
         let dir = Path::new("/usr/share/backgrounds");
-        let names = ["Bridge_by_Sander_Klootwijk.jpg", "sunset_by_Aitzol_Berasategi.jpg", "Wine_by_Jakkub_Mede.jpg", "friends_by_Aitzol_Berasategi.jpg"];
+        let names = [
+            "Bridge_by_Sander_Klootwijk.jpg",
+            "sunset_by_Aitzol_Berasategi.jpg",
+            "Wine_by_Jakkub_Mede.jpg",
+            "friends_by_Aitzol_Berasategi.jpg",
+        ];
         let bases: Vec<Base> = names
             .iter()
             .filter_map(|n| image::open(dir.join(n)).ok())
@@ -372,10 +383,11 @@ async fn enrol_fleet(base: &str, w: &World, n: usize) -> Arc<Fleet> {
         let village = if i % 2 == 0 { w.village_a } else { w.village_b };
         let code = w.store.create_enrolment_code(w.admin, village, chrono::Duration::hours(1)).await.unwrap();
         let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
-        let enrol = http
-            .post(format!("{base}/api/v1/enrol"))
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .json(&EnrolRequest { code: code.code, device_name: format!("压测手机{i}"), device_key: None });
+        let enrol = http.post(format!("{base}/api/v1/enrol")).header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string()).json(&EnrolRequest {
+            code: code.code,
+            device_name: format!("压测手机{i}"),
+            device_key: None,
+        });
         let resp: EnrolResponse = json(enrol).await;
         devices.push(Arc::new(Device { http, token: resp.token }));
     }
@@ -435,7 +447,8 @@ fn new_application(photos: &[PhotoRef; 3], n: u64) -> (ResidentRecord, Applicati
         MaterialRecord { code: "id_card".into(), photos: photos[..2].to_vec(), reused_from: None },
         MaterialRecord { code: "household_register".into(), photos: photos[2..].to_vec(), reused_from: None },
     ];
-    a.fields = [("phone", "13800001234"), ("emergency_contact", "王建国")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    a.fields =
+        [("phone", "13800001234"), ("emergency_contact", "王建国")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     (r, a)
 }
 
@@ -454,7 +467,8 @@ async fn json<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder) -> T
 }
 
 async fn push(fleet: &Fleet, d: &Device, events: Vec<Event>) {
-    let resp: PushResponse = json(d.req(reqwest::Method::POST, format!("{}/api/v1/push", fleet.base)).json(&PushRequest { events, queue_len: 0 })).await;
+    let resp: PushResponse =
+        json(d.req(reqwest::Method::POST, format!("{}/api/v1/push", fleet.base)).json(&PushRequest { events, queue_len: 0 })).await;
     assert!(resp.outcomes.iter().all(|o| o.result == EventResult::Applied), "every event applied");
 }
 
@@ -542,7 +556,8 @@ async fn phase_photos(fleet: &Arc<Fleet>, phase: Duration, photos: &Arc<PhotoSou
             while window.open() {
                 // a new photo is a copy of a base photograph with a comment: a memcpy each
                 let batch: [Photo; 3] = std::array::from_fn(|_| photos.next());
-                let refs: [PhotoRef; 3] = std::array::from_fn(|k| PhotoRef { hash: batch[k].hash, bytes: batch[k].len() as u64, width: 2000, height: 1500 });
+                let refs: [PhotoRef; 3] =
+                    std::array::from_fn(|k| PhotoRef { hash: batch[k].hash, bytes: batch[k].len() as u64, width: 2000, height: 1500 });
                 let n = fleet.serial();
                 let (r, a) = new_application(&refs, n);
                 push(&fleet, &d, vec![upsert(&r), submit(&a)]).await;
@@ -615,7 +630,11 @@ async fn baseline_events(db: &Db, phase: Duration) -> f64 {
             while start.elapsed() < phase {
                 let tx = conn.transaction().unwrap();
                 for (id, kind, body) in batch(events) {
-                    tx.execute("INSERT INTO events (id, kind, body) VALUES (?1, ?2, ?3)", rusqlite::params![id.as_bytes().to_vec(), kind, body]).unwrap();
+                    tx.execute(
+                        "INSERT INTO events (id, kind, body) VALUES (?1, ?2, ?3)",
+                        rusqlite::params![id.as_bytes().to_vec(), kind, body],
+                    )
+                    .unwrap();
                 }
                 tx.commit().unwrap();
                 events += 2;
@@ -624,7 +643,10 @@ async fn baseline_events(db: &Db, phase: Duration) -> f64 {
         Db::Postgres { url } => {
             let (mut client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(conn);
-            client.batch_execute("CREATE TABLE baseline_events (id UUID PRIMARY KEY, kind TEXT NOT NULL, body JSONB NOT NULL)").await.unwrap();
+            client
+                .batch_execute("CREATE TABLE baseline_events (id UUID PRIMARY KEY, kind TEXT NOT NULL, body JSONB NOT NULL)")
+                .await
+                .unwrap();
             let insert = client.prepare("INSERT INTO baseline_events (id, kind, body) VALUES ($1, $2, $3::text::jsonb)").await.unwrap();
             while start.elapsed() < phase {
                 let tx = client.transaction().await.unwrap();

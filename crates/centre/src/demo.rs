@@ -18,10 +18,8 @@ pub const VILLAGES: [(&str, &str, &str); 3] = [
     ("370611101203", "河东村", "Hedong Village"),
 ];
 /// Demo accounts: (user name, display name, role, password). Demo only: printed on start.
-pub const STAFF: [(&str, &str, Role, &str); 2] = [
-    ("taoyuan-admin", "王镇管", Role::TownshipAdmin, "taoyuan-admin-demo"),
-    ("li-shenhe", "李审核", Role::Reviewer, "li-shenhe-demo"),
-];
+pub const STAFF: [(&str, &str, Role, &str); 2] =
+    [("taoyuan-admin", "王镇管", Role::TownshipAdmin, "taoyuan-admin-demo"), ("li-shenhe", "李审核", Role::Reviewer, "li-shenhe-demo")];
 /// File (in the data directory) that receives the enrolment code.
 pub const ENROLMENT_CODE_FILE: &str = "enrolment-code.txt";
 
@@ -47,7 +45,13 @@ pub async fn seed(store: &dyn Store, data_dir: &Path) -> Result<Demo> {
     }
     for (username, display_name, role, password) in STAFF {
         if store.staff_credentials(username).await?.is_none() {
-            let new = NewStaff { township_id: township, username: username.into(), display_name: display_name.into(), role, password: password.into() };
+            let new = NewStaff {
+                township_id: township,
+                username: username.into(),
+                display_name: display_name.into(),
+                role,
+                password: password.into(),
+            };
             store.create_staff(new).await?;
         }
     }

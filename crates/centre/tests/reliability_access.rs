@@ -142,7 +142,11 @@ async fn fixture() -> Fixture {
     let r2 = named_resident(2, "李桂兰", true);
     let (rated, rated_photos) = application_with_photos(&r2, &["elderly_card"], &[("id_card", 1)], 2);
     c.submit(device_a, &r2, &rated, &rated_photos).await;
-    for d in [Decision::Accept, Decision::Approve { item: "elderly_card".into() }, Decision::ResultReady { item: "elderly_card".into(), mode: DeliveryMode::Home }] {
+    for d in [
+        Decision::Accept,
+        Decision::Approve { item: "elderly_card".into() },
+        Decision::ResultReady { item: "elderly_card".into(), mode: DeliveryMode::Home },
+    ] {
         s.decide(w.reviewer, rated.id, 1, d).await.unwrap();
     }
     let task = s.pull(w.village_a, 0, 500).await.unwrap().changes.into_iter().find_map(|ch| match ch.body {
@@ -233,7 +237,8 @@ async fn call(f: &Fixture, http: &reqwest::Client, route: &str, who: Who) -> Str
         .replace("{hash}", &f.stored_photo.to_hex())
         .replace("/staff/devices/{id}", &format!("/staff/devices/{}", f.spare_device))
         .replace("{lang}", "en");
-    let mut req = http.request(method.parse::<Method>().unwrap(), f.c.url(&path)).header(PROTOCOL_HEADER, "1").header("Tus-Resumable", "1.0.0");
+    let mut req =
+        http.request(method.parse::<Method>().unwrap(), f.c.url(&path)).header(PROTOCOL_HEADER, "1").header("Tus-Resumable", "1.0.0");
     if let Some(t) = &f.tokens[i] {
         req = req.bearer_auth(t);
     }
@@ -262,7 +267,9 @@ async fn call(f: &Fixture, http: &reqwest::Client, route: &str, who: Who) -> Str
         "POST /api/v1/uploads" => req
             .header("Upload-Length", f.unsent_photo.len().to_string())
             .header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&f.unsent_photo).to_hex().as_bytes()))),
-        "PATCH /api/v1/uploads/{id}" => req.header("content-type", "application/offset+octet-stream").header("Upload-Offset", "0").body(f.unsent_photo[..1024].to_vec()),
+        "PATCH /api/v1/uploads/{id}" => {
+            req.header("content-type", "application/offset+octet-stream").header("Upload-Offset", "0").body(f.unsent_photo[..1024].to_vec())
+        }
         "POST /staff/login" => {
             let page = http.get(f.c.url("/staff/login")).send().await.unwrap();
             let login_cookie = page.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
@@ -270,7 +277,11 @@ async fn call(f: &Fixture, http: &reqwest::Client, route: &str, who: Who) -> Str
             let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
             let token = body[at..at + body[at..].find('"').unwrap()].to_string();
             let password = if who == Who::RightUser { PASSWORD.to_string() } else { f.tokens[i].clone().unwrap_or_else(|| "guess".into()) };
-            http.post(f.c.url("/staff/login")).header("cookie", login_cookie).form(&[("username", "admin"), ("password", &password), ("csrf", &token)])
+            http.post(f.c.url("/staff/login")).header("cookie", login_cookie).form(&[
+                ("username", "admin"),
+                ("password", &password),
+                ("csrf", &token),
+            ])
         }
         "POST /staff/applications/{id}/reveal" | "POST /staff/devices/{id}/revoke" | "POST /staff/logout" => req.form(&form(&[])),
         "POST /staff/applications/{id}/decide" => req.form(&form(&[("revision", "1"), ("action", "accept")])),
@@ -278,7 +289,12 @@ async fn call(f: &Fixture, http: &reqwest::Client, route: &str, who: Who) -> Str
         "POST /staff/enrolment-codes" => req.form(&form(&[("village", &f.c.world.village_a.to_string()), ("valid_hours", "24")])),
         "POST /staff/accounts" => {
             let name = format!("new{}", i);
-            req.form(&form(&[("username", &name), ("display_name", "新同事"), ("password", "a long enough password"), ("role", "reviewer")]))
+            req.form(&form(&[
+                ("username", &name),
+                ("display_name", "新同事"),
+                ("password", "a long enough password"),
+                ("role", "reviewer"),
+            ]))
         }
         _ => req,
     };
@@ -303,7 +319,17 @@ fn name_outcome(f: &Fixture, route: &str, who: Who, status: u16, location: Optio
             Err(_) => status.to_string(),
         };
     }
-    let public = ["GET /api/openapi.json", "OPTIONS /api/v1/uploads", "GET /", "GET /staff", "GET /staff/", "GET /staff/assets/style.css", "GET /staff/assets/app.js", "GET /staff/lang/{lang}", "GET /staff/login"];
+    let public = [
+        "GET /api/openapi.json",
+        "OPTIONS /api/v1/uploads",
+        "GET /",
+        "GET /staff",
+        "GET /staff/",
+        "GET /staff/assets/style.css",
+        "GET /staff/assets/app.js",
+        "GET /staff/lang/{lang}",
+        "GET /staff/login",
+    ];
     if public.contains(&route) {
         return "✓ public".into();
     }
@@ -312,20 +338,40 @@ fn name_outcome(f: &Fixture, route: &str, who: Who, status: u16, location: Optio
             let resp: PushResponse = serde_json::from_str(body).unwrap();
             match &resp.outcomes[0].result {
                 daiban_proto::sync::EventResult::Applied => "✓".into(),
-                daiban_proto::sync::EventResult::Rejected { code, .. } => format!("event refused: {}", serde_json::to_value(code).unwrap().as_str().unwrap()),
+                daiban_proto::sync::EventResult::Rejected { code, .. } => {
+                    format!("event refused: {}", serde_json::to_value(code).unwrap().as_str().unwrap())
+                }
             }
         }
         "POST /api/v1/photos/missing" => {
             let told_missing = body.contains(&f.stored_photo.to_hex());
-            if told_missing { "✓ own village only".into() } else { "✓".into() }
+            if told_missing {
+                "✓ own village only".into()
+            } else {
+                "✓".into()
+            }
         }
-        "GET /api/v1/changes" => if body.contains(&f.app) { "✓".into() } else { "✓ own village only".into() },
+        "GET /api/v1/changes" => {
+            if body.contains(&f.app) {
+                "✓".into()
+            } else {
+                "✓ own village only".into()
+            }
+        }
         "POST /staff/accounts" => {
             // the new account is in the caller's own township
-            if location == Some("/staff/accounts?done=1") && body.is_empty() { "created".into() } else { format!("{status}") }
+            if location == Some("/staff/accounts?done=1") && body.is_empty() {
+                "created".into()
+            } else {
+                format!("{status}")
+            }
         }
         r if r.starts_with("GET /staff/") && !r.contains('{') => {
-            if f.markers.iter().any(|m| body.contains(m.as_str())) { "✓".into() } else { "✓ own township only".into() }
+            if f.markers.iter().any(|m| body.contains(m.as_str())) {
+                "✓".into()
+            } else {
+                "✓ own township only".into()
+            }
         }
         _ => "✓".into(),
     }
@@ -396,7 +442,15 @@ async fn every_endpoint_admits_only_the_right_caller() {
     assert_eq!(app.stage, daiban_proto::status::Stage::Accepted, "only the right user's decision took effect");
     let audit = f.c.world.store.township_audit(f.c.world.township, None, 500).await.unwrap();
     assert_eq!(audit.iter().filter(|(_, e)| e.action == "reveal_id_number").count(), 1, "one audited reveal");
-    assert!(f.c.world.store.township_audit(f.c.world.other_township, None, 500).await.unwrap().iter().all(|(_, e)| e.application_id.is_none()));
+    assert!(f
+        .c
+        .world
+        .store
+        .township_audit(f.c.world.other_township, None, 500)
+        .await
+        .unwrap()
+        .iter()
+        .all(|(_, e)| e.application_id.is_none()));
 
     let doc = std::fs::read_to_string(DOC).unwrap_or_default();
     let section = format!("{BEGIN}{table}{END}");

@@ -146,11 +146,8 @@ async fn sigkill_of_the_centre_during_ingest_loses_and_doubles_nothing() {
     }
     let base = Arc::new(base_jpeg());
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = devices
-        .iter()
-        .enumerate()
-        .map(|(n, d)| tokio::spawn(device_loop(d.clone(), n as u32, stop.clone(), base.clone())))
-        .collect();
+    let tasks: Vec<_> =
+        devices.iter().enumerate().map(|(n, d)| tokio::spawn(device_loop(d.clone(), n as u32, stop.clone(), base.clone()))).collect();
 
     // The storm: let the devices work for a random moment, kill -9, start again.
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xCE17E);

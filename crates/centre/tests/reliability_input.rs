@@ -123,60 +123,267 @@ async fn hostile_requests_get_clear_refusals_and_damage_nothing() {
 
     use ErrorCode::*;
     let cases: Vec<(&str, reqwest::RequestBuilder, u16, ErrorCode)> = vec![
-        ("oversize body (9 MiB)", req(Method::POST, "/api/v1/push").header("content-type", "application/json").body(format!("{{\"events\":[],\"x\":\"{}\"}}", "x".repeat(9 << 20))), 413, PayloadTooLarge),
-        ("101 events in one push", push_json(serde_json::to_value(PushRequest { events: (0..101).map(|i| upsert(&resident_n(i))).collect(), queue_len: 0 }).unwrap()), 413, PayloadTooLarge),
-        ("truncated JSON", req(Method::POST, "/api/v1/push").header("content-type", "application/json").body("{\"events\": ["), 400, BadRequest),
+        (
+            "oversize body (9 MiB)",
+            req(Method::POST, "/api/v1/push")
+                .header("content-type", "application/json")
+                .body(format!("{{\"events\":[],\"x\":\"{}\"}}", "x".repeat(9 << 20))),
+            413,
+            PayloadTooLarge,
+        ),
+        (
+            "101 events in one push",
+            push_json(
+                serde_json::to_value(PushRequest { events: (0..101).map(|i| upsert(&resident_n(i))).collect(), queue_len: 0 }).unwrap(),
+            ),
+            413,
+            PayloadTooLarge,
+        ),
+        (
+            "truncated JSON",
+            req(Method::POST, "/api/v1/push").header("content-type", "application/json").body("{\"events\": ["),
+            400,
+            BadRequest,
+        ),
         ("JSON of the wrong shape", push_json(serde_json::json!({"events": "all of them"})), 400, BadRequest),
         ("JSON null", push_json(serde_json::Value::Null), 400, BadRequest),
         ("empty body", req(Method::POST, "/api/v1/push").header("content-type", "application/json"), 400, BadRequest),
-        ("JSON nested 100,000 deep", req(Method::POST, "/api/v1/push").header("content-type", "application/json").body("[".repeat(100_000)), 400, BadRequest),
-        ("invalid UTF-8", req(Method::POST, "/api/v1/push").header("content-type", "application/json").body(vec![b'{', 0xFF, 0xFE, b'}']), 400, BadRequest),
+        (
+            "JSON nested 100,000 deep",
+            req(Method::POST, "/api/v1/push").header("content-type", "application/json").body("[".repeat(100_000)),
+            400,
+            BadRequest,
+        ),
+        (
+            "invalid UTF-8",
+            req(Method::POST, "/api/v1/push").header("content-type", "application/json").body(vec![b'{', 0xFF, 0xFE, b'}']),
+            400,
+            BadRequest,
+        ),
         ("number beyond u32", push_json(serde_json::json!({"events": [], "queue_len": 1e300})), 400, BadRequest),
         ("unknown event type", push_json(with(&["events", "0", "type"], "drop_table".into())), 400, BadRequest),
         ("event id not a UUID", push_json(with(&["events", "0", "id"], "../../etc/passwd".into())), 400, BadRequest),
-        ("text/plain body", req(Method::POST, "/api/v1/push").header("content-type", "text/plain").body(valid_push.to_string()), 415, BadRequest),
+        (
+            "text/plain body",
+            req(Method::POST, "/api/v1/push").header("content-type", "text/plain").body(valid_push.to_string()),
+            415,
+            BadRequest,
+        ),
         ("no content type", req(Method::POST, "/api/v1/push").body(valid_push.to_string()), 415, BadRequest),
-        ("protocol version 2", http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "2").bearer_auth(&token), 426, ProtocolVersion),
-        ("protocol version 0", http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "0").bearer_auth(&token), 426, ProtocolVersion),
-        ("protocol version with SQL", http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "1; DROP TABLE devices").bearer_auth(&token), 400, ProtocolVersion),
-        ("protocol version beyond u32", http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "99999999999999999999").bearer_auth(&token), 400, ProtocolVersion),
+        (
+            "protocol version 2",
+            http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "2").bearer_auth(&token),
+            426,
+            ProtocolVersion,
+        ),
+        (
+            "protocol version 0",
+            http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "0").bearer_auth(&token),
+            426,
+            ProtocolVersion,
+        ),
+        (
+            "protocol version with SQL",
+            http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "1; DROP TABLE devices").bearer_auth(&token),
+            400,
+            ProtocolVersion,
+        ),
+        (
+            "protocol version beyond u32",
+            http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "99999999999999999999").bearer_auth(&token),
+            400,
+            ProtocolVersion,
+        ),
         ("no protocol header", http.get(format!("{base}/api/v1/changes")).bearer_auth(&token), 400, ProtocolVersion),
-        ("ID number with a wrong check digit", push_json(with(&["events", "0", "resident", "id_number"], wrong_check.into())), 400, BadRequest),
-        ("ID number as a JSON number", push_json(with(&["events", "0", "resident", "id_number"], serde_json::json!(370611195003011234u64))), 400, BadRequest),
+        (
+            "ID number with a wrong check digit",
+            push_json(with(&["events", "0", "resident", "id_number"], wrong_check.into())),
+            400,
+            BadRequest,
+        ),
+        (
+            "ID number as a JSON number",
+            push_json(with(&["events", "0", "resident", "id_number"], serde_json::json!(370611195003011234u64))),
+            400,
+            BadRequest,
+        ),
         ("17-character ID number", push_json(with(&["events", "0", "resident", "id_number"], full_id[..17].into())), 400, BadRequest),
-        ("ID number with letters", push_json(with(&["events", "0", "resident", "id_number"], "37061119500301ABCD".into())), 400, BadRequest),
+        (
+            "ID number with letters",
+            push_json(with(&["events", "0", "resident", "id_number"], "37061119500301ABCD".into())),
+            400,
+            BadRequest,
+        ),
         ("name of 10,000 characters", push_json(with(&["events", "0", "resident", "name"], "王".repeat(10_000).into())), 400, BadRequest),
-        ("address of 100,000 characters", push_json(with(&["events", "0", "resident", "address"], "东".repeat(100_000).into())), 400, BadRequest),
+        (
+            "address of 100,000 characters",
+            push_json(with(&["events", "0", "resident", "address"], "东".repeat(100_000).into())),
+            400,
+            BadRequest,
+        ),
         ("empty name", push_json(with(&["events", "0", "resident", "name"], " \u{0} ".into())), 400, BadRequest),
         ("phone with SQL", push_json(with(&["events", "0", "resident", "phone"], "138'; DROP TABLE residents;--".into())), 400, BadRequest),
-        ("photo hash with a path", req(Method::POST, "/api/v1/photos/missing").json(&serde_json::json!({"hashes": ["../../../etc/passwd"]})), 400, BadRequest),
-        ("photo hash with NUL", req(Method::POST, "/api/v1/photos/missing").json(&serde_json::json!({"hashes": [format!("{}\0", "a".repeat(63))]})), 400, BadRequest),
-        ("2,001 hashes", req(Method::POST, "/api/v1/photos/missing").json(&serde_json::json!({"hashes": vec![PhotoHash::of(b"x").to_hex(); 2001]})), 413, PayloadTooLarge),
+        (
+            "photo hash with a path",
+            req(Method::POST, "/api/v1/photos/missing").json(&serde_json::json!({"hashes": ["../../../etc/passwd"]})),
+            400,
+            BadRequest,
+        ),
+        (
+            "photo hash with NUL",
+            req(Method::POST, "/api/v1/photos/missing").json(&serde_json::json!({"hashes": [format!("{}\0", "a".repeat(63))]})),
+            400,
+            BadRequest,
+        ),
+        (
+            "2,001 hashes",
+            req(Method::POST, "/api/v1/photos/missing").json(&serde_json::json!({"hashes": vec![PhotoHash::of(b"x").to_hex(); 2001]})),
+            413,
+            PayloadTooLarge,
+        ),
         ("cursor -1", req(Method::GET, "/api/v1/changes?after=-1"), 400, BadRequest),
         ("cursor not a number", req(Method::GET, "/api/v1/changes?after=1%27%20OR%201%3D1"), 400, BadRequest),
         ("cursor 1e99", req(Method::GET, "/api/v1/changes?after=1e99"), 400, BadRequest),
         ("cursor NUL", req(Method::GET, "/api/v1/changes?after=%00"), 400, BadRequest),
-        ("enrolment code with SQL", req(Method::POST, "/api/v1/enrol").json(&serde_json::json!({"code": "' OR 1=1 --", "device_name": "x"})), 403, EnrolmentCode),
-        ("enrolment code of 1 MiB", req(Method::POST, "/api/v1/enrol").json(&serde_json::json!({"code": "A".repeat(1 << 20), "device_name": "x"})), 403, EnrolmentCode),
-        ("device name of 10,000 characters", req(Method::POST, "/api/v1/enrol").json(&serde_json::json!({"code": codes[1], "device_name": "机".repeat(10_000)})), 422, Validation),
-        ("device name of control characters", req(Method::POST, "/api/v1/enrol").json(&serde_json::json!({"code": codes[1], "device_name": "\u{0}\u{7}\u{1b}"})), 422, Validation),
-        ("token of 10,000 characters", http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "1").bearer_auth("x".repeat(10_000)), 401, Unauthorized),
-        ("token with SQL", http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "1").bearer_auth("' OR '1'='1"), 401, Unauthorized),
-        ("Basic instead of Bearer", http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "1").basic_auth("admin", Some("admin")), 401, Unauthorized),
-        ("upload id ../", tus(Method::PATCH, "/api/v1/uploads/..%2F..%2Fcentre.sqlite3").header("content-type", "application/offset+octet-stream").header("Upload-Offset", "0").body("x"), 404, NotFound),
-        ("upload id %2e%2e", tus(Method::PATCH, "/api/v1/uploads/%2e%2e").header("content-type", "application/offset+octet-stream").header("Upload-Offset", "0").body("x"), 404, NotFound),
-        ("upload id with NUL", tus(Method::PATCH, "/api/v1/uploads/abc%00def").header("content-type", "application/offset+octet-stream").header("Upload-Offset", "0").body("x"), 404, NotFound),
+        (
+            "enrolment code with SQL",
+            req(Method::POST, "/api/v1/enrol").json(&serde_json::json!({"code": "' OR 1=1 --", "device_name": "x"})),
+            403,
+            EnrolmentCode,
+        ),
+        (
+            "enrolment code of 1 MiB",
+            req(Method::POST, "/api/v1/enrol").json(&serde_json::json!({"code": "A".repeat(1 << 20), "device_name": "x"})),
+            403,
+            EnrolmentCode,
+        ),
+        (
+            "device name of 10,000 characters",
+            req(Method::POST, "/api/v1/enrol").json(&serde_json::json!({"code": codes[1], "device_name": "机".repeat(10_000)})),
+            422,
+            Validation,
+        ),
+        (
+            "device name of control characters",
+            req(Method::POST, "/api/v1/enrol").json(&serde_json::json!({"code": codes[1], "device_name": "\u{0}\u{7}\u{1b}"})),
+            422,
+            Validation,
+        ),
+        (
+            "token of 10,000 characters",
+            http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "1").bearer_auth("x".repeat(10_000)),
+            401,
+            Unauthorized,
+        ),
+        (
+            "token with SQL",
+            http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "1").bearer_auth("' OR '1'='1"),
+            401,
+            Unauthorized,
+        ),
+        (
+            "Basic instead of Bearer",
+            http.get(format!("{base}/api/v1/changes")).header(PROTOCOL_HEADER, "1").basic_auth("admin", Some("admin")),
+            401,
+            Unauthorized,
+        ),
+        (
+            "upload id ../",
+            tus(Method::PATCH, "/api/v1/uploads/..%2F..%2Fcentre.sqlite3")
+                .header("content-type", "application/offset+octet-stream")
+                .header("Upload-Offset", "0")
+                .body("x"),
+            404,
+            NotFound,
+        ),
+        (
+            "upload id %2e%2e",
+            tus(Method::PATCH, "/api/v1/uploads/%2e%2e")
+                .header("content-type", "application/offset+octet-stream")
+                .header("Upload-Offset", "0")
+                .body("x"),
+            404,
+            NotFound,
+        ),
+        (
+            "upload id with NUL",
+            tus(Method::PATCH, "/api/v1/uploads/abc%00def")
+                .header("content-type", "application/offset+octet-stream")
+                .header("Upload-Offset", "0")
+                .body("x"),
+            404,
+            NotFound,
+        ),
         ("unknown endpoint", req(Method::GET, "/api/v1/residents/..%2f..%2fetc%2fpasswd"), 404, NotFound),
         ("method not allowed", req(Method::DELETE, "/api/v1/push"), 405, BadRequest),
-        ("sha256 metadata with a path", tus(Method::POST, "/api/v1/uploads").header("Upload-Length", "10").header("Upload-Metadata", format!("sha256 {}", b64(b"../../etc/passwd"))), 400, BadRequest),
-        ("metadata not base64", tus(Method::POST, "/api/v1/uploads").header("Upload-Length", "10").header("Upload-Metadata", "sha256 ../../etc"), 400, BadRequest),
-        ("Upload-Length -1", tus(Method::POST, "/api/v1/uploads").header("Upload-Length", "-1").header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))), 400, BadRequest),
-        ("Upload-Length 0", tus(Method::POST, "/api/v1/uploads").header("Upload-Length", "0").header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))), 400, BadRequest),
-        ("Upload-Length beyond u64", tus(Method::POST, "/api/v1/uploads").header("Upload-Length", "99999999999999999999999").header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))), 400, BadRequest),
-        ("Upload-Length 1 GiB", tus(Method::POST, "/api/v1/uploads").header("Upload-Length", (1u64 << 30).to_string()).header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))), 413, PayloadTooLarge),
-        ("deferred length", tus(Method::POST, "/api/v1/uploads").header("Upload-Defer-Length", "1").header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))), 400, BadRequest),
-        ("photo no application refers to", tus(Method::POST, "/api/v1/uploads").header("Upload-Length", "10").header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(b"never pushed").to_hex().as_bytes()))), 403, Forbidden),
-        ("no Tus-Resumable", http.post(format!("{base}/api/v1/uploads")).bearer_auth(&token).header("Upload-Length", "10"), 412, ProtocolVersion),
+        (
+            "sha256 metadata with a path",
+            tus(Method::POST, "/api/v1/uploads")
+                .header("Upload-Length", "10")
+                .header("Upload-Metadata", format!("sha256 {}", b64(b"../../etc/passwd"))),
+            400,
+            BadRequest,
+        ),
+        (
+            "metadata not base64",
+            tus(Method::POST, "/api/v1/uploads").header("Upload-Length", "10").header("Upload-Metadata", "sha256 ../../etc"),
+            400,
+            BadRequest,
+        ),
+        (
+            "Upload-Length -1",
+            tus(Method::POST, "/api/v1/uploads")
+                .header("Upload-Length", "-1")
+                .header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))),
+            400,
+            BadRequest,
+        ),
+        (
+            "Upload-Length 0",
+            tus(Method::POST, "/api/v1/uploads")
+                .header("Upload-Length", "0")
+                .header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))),
+            400,
+            BadRequest,
+        ),
+        (
+            "Upload-Length beyond u64",
+            tus(Method::POST, "/api/v1/uploads")
+                .header("Upload-Length", "99999999999999999999999")
+                .header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))),
+            400,
+            BadRequest,
+        ),
+        (
+            "Upload-Length 1 GiB",
+            tus(Method::POST, "/api/v1/uploads")
+                .header("Upload-Length", (1u64 << 30).to_string())
+                .header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))),
+            413,
+            PayloadTooLarge,
+        ),
+        (
+            "deferred length",
+            tus(Method::POST, "/api/v1/uploads")
+                .header("Upload-Defer-Length", "1")
+                .header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(&good).to_hex().as_bytes()))),
+            400,
+            BadRequest,
+        ),
+        (
+            "photo no application refers to",
+            tus(Method::POST, "/api/v1/uploads")
+                .header("Upload-Length", "10")
+                .header("Upload-Metadata", format!("sha256 {}", b64(PhotoHash::of(b"never pushed").to_hex().as_bytes()))),
+            403,
+            Forbidden,
+        ),
+        (
+            "no Tus-Resumable",
+            http.post(format!("{base}/api/v1/uploads")).bearer_auth(&token).header("Upload-Length", "10"),
+            412,
+            ProtocolVersion,
+        ),
     ];
     let n_cases = cases.len();
     for (what, request, status, code) in cases {
@@ -255,13 +462,19 @@ async fn hostile_requests_get_clear_refusals_and_damage_nothing() {
     refused_events.push(("bundle with a path", app_with(&|x| x.bundle = Some("..%2f..%2f".into()))));
     refused_events.push(("catalogue version 4294967295", app_with(&|x| x.catalogue_version = u32::MAX)));
     refused_events.push(("revision 0", app_with(&|x| x.revision = 0)));
-    refused_events.push(("form answer of 10,000 characters", app_with(&|x| {
-        x.fields.insert("phone".into(), "1".repeat(10_000));
-    })));
+    refused_events.push((
+        "form answer of 10,000 characters",
+        app_with(&|x| {
+            x.fields.insert("phone".into(), "1".repeat(10_000));
+        }),
+    ));
     refused_events.push(("1,000 form answers", app_with(&|x| x.fields = (0..1000).map(|i| (format!("f{i}"), "x".into())).collect())));
-    refused_events.push(("form key of 1,000 characters", app_with(&|x| {
-        x.fields.insert("k".repeat(1000), "x".into());
-    })));
+    refused_events.push((
+        "form key of 1,000 characters",
+        app_with(&|x| {
+            x.fields.insert("k".repeat(1000), "x".into());
+        }),
+    ));
     refused_events.push(("resident nobody sent", app_with(&|x| x.resident_id = daiban_proto::ResidentId::new())));
     let before = db_digest_of(&db, &[]);
     for (what, e) in &refused_events {
@@ -284,7 +497,8 @@ async fn hostile_requests_get_clear_refusals_and_damage_nothing() {
     assert!(out.iter().all(|o| o.result == EventResult::Applied), "{out:?}");
     let stored: Vec<String> = db_query(&db, &format!("SELECT record FROM residents WHERE id = X'{}'", r2.id.as_uuid().simple()));
     assert_eq!(serde_json::from_str::<daiban_proto::ResidentRecord>(&stored[0]).unwrap(), r2, "resident stored as sent");
-    let stored: Vec<String> = db_query(&db, &format!("SELECT record FROM application_revisions WHERE application_id = X'{}'", a2.id.as_uuid().simple()));
+    let stored: Vec<String> =
+        db_query(&db, &format!("SELECT record FROM application_revisions WHERE application_id = X'{}'", a2.id.as_uuid().simple()));
     assert_eq!(serde_json::from_str::<daiban_proto::ApplicationRecord>(&stored[0]).unwrap(), a2, "application stored as sent");
     assert_eq!(db_query::<i64>(&db, "SELECT count(*) FROM applications"), vec![2]);
     assert_eq!(db_query::<String>(&db, "PRAGMA integrity_check"), vec!["ok".to_string()]);
@@ -346,7 +560,11 @@ impl InProcess {
     }
 
     fn api(&self, method: &str, uri: &str) -> axum::http::request::Builder {
-        axum::http::Request::builder().method(method).uri(uri).header(PROTOCOL_HEADER, "1").header("authorization", format!("Bearer {}", self.token))
+        axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(PROTOCOL_HEADER, "1")
+            .header("authorization", format!("Bearer {}", self.token))
     }
 }
 

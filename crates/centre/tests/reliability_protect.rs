@@ -40,7 +40,8 @@ async fn the_centre_speaks_https_with_its_certificate() {
     let centre = CentreProcess::start(dir.path(), &["--tls-cert", cert_path.to_str().unwrap(), "--tls-key", key_path.to_str().unwrap()]);
     let base = format!("https://{}", centre.addr);
 
-    let trusting = reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap()).build().unwrap();
+    let trusting =
+        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap()).build().unwrap();
     let enrolled = enrol(&trusting, &base, &codes[0]).await.unwrap();
     let dev = SimDevice::new(&base, enrolled.token, trusting.clone(), Arc::default());
     let photo = variant(&base_jpeg(), 1);
@@ -97,7 +98,9 @@ async fn full_id_numbers_never_reach_the_log() {
     let mut wrong = serde_json::to_value(daiban_proto::sync::PushRequest { events: vec![upsert(&residents[0])], queue_len: 0 }).unwrap();
     let numeric = ids.iter().find(|i| !i.ends_with('X')).expect("an ID number of digits only");
     wrong["events"][0]["resident"]["id_number"] = serde_json::json!(numeric.parse::<u64>().unwrap());
-    let send = |body: serde_json::Value| http.post(format!("{base}/api/v1/push")).header(PROTOCOL_HEADER, "1").bearer_auth(&dev.token).json(&body).send();
+    let send = |body: serde_json::Value| {
+        http.post(format!("{base}/api/v1/push")).header(PROTOCOL_HEADER, "1").bearer_auth(&dev.token).json(&body).send()
+    };
     let number_resp = send(wrong.clone()).await.unwrap();
     assert_eq!(number_resp.status(), 400);
     let answer = number_resp.text().await.unwrap();
@@ -123,7 +126,11 @@ async fn full_id_numbers_never_reach_the_log() {
 
     // then the log, at TRACE for every module
     let log = std::fs::read_to_string(centre.log_path()).unwrap();
-    assert!(log.lines().count() > 30 && log.contains("TRACE") && log.contains("request refused"), "the log really was at TRACE: {} lines", log.lines().count());
+    assert!(
+        log.lines().count() > 30 && log.contains("TRACE") && log.contains("request refused"),
+        "the log really was at TRACE: {} lines",
+        log.lines().count()
+    );
     assert!(log.contains("3706"), "masked forms do appear (so the check would see them)");
     for id in ids.iter().chain([&bad_check]) {
         assert!(!log.contains(id.as_str()), "full ID number {}… in the log", &id[..6]);
@@ -174,8 +181,14 @@ async fn photos_of_closed_cases_are_purged_after_the_retention_period() {
     for b in [&p[0], &p[1], &p[2], &p[4]] {
         dev.upload(b, 16 * 1024, &mut UploadState::default()).await.unwrap();
     }
-    s.decide(w.reviewer, x.id, 1, Decision::Reject { item: "elderly_card".into(), reason: Remark::parse("不符合条件").unwrap() }).await.unwrap();
-    for d in [Decision::Accept, Decision::Approve { item: "elderly_card".into() }, Decision::ResultReady { item: "elderly_card".into(), mode: DeliveryMode::Home }] {
+    s.decide(w.reviewer, x.id, 1, Decision::Reject { item: "elderly_card".into(), reason: Remark::parse("不符合条件").unwrap() })
+        .await
+        .unwrap();
+    for d in [
+        Decision::Accept,
+        Decision::Approve { item: "elderly_card".into() },
+        Decision::ResultReady { item: "elderly_card".into(), mode: DeliveryMode::Home },
+    ] {
         s.decide(w.reviewer, y.id, 1, d).await.unwrap();
     }
     let task = s.pull(w.village_a, 0, 500).await.unwrap().changes.into_iter().find_map(|ch| match ch.body {
@@ -192,7 +205,14 @@ async fn photos_of_closed_cases_are_purged_after_the_retention_period() {
         proof,
         delivered_at: Utc::now(),
     };
-    let rating = RatingRecord { delivery_id: task.id, application_id: y.id, item: "elderly_card".into(), rating: Rating::Satisfied, comment: None, rated_at: Utc::now() };
+    let rating = RatingRecord {
+        delivery_id: task.id,
+        application_id: y.id,
+        item: "elderly_card".into(),
+        rating: Rating::Satisfied,
+        comment: None,
+        rated_at: Utc::now(),
+    };
     push_ok(s.as_ref(), device, &[event(EventBody::DeliveryConfirmed { delivery }), event(EventBody::RatingGiven { rating })]).await;
     dev.upload(&p[3], 16 * 1024, &mut UploadState::default()).await.unwrap();
     let status = |id| {
@@ -239,7 +259,9 @@ async fn photos_of_closed_cases_are_purged_after_the_retention_period() {
     assert_eq!(staff.get(&format!("/staff/photos/{}", h[0])).await.status, 200);
 
     // Z closes later; once its period is over, p0 and p4 go too
-    s.decide(w.reviewer, z.id, 1, Decision::Reject { item: "elderly_card".into(), reason: Remark::parse("材料不全").unwrap() }).await.unwrap();
+    s.decide(w.reviewer, z.id, 1, Decision::Reject { item: "elderly_card".into(), reason: Remark::parse("材料不全").unwrap() })
+        .await
+        .unwrap();
     assert_eq!(retention::purge(&c.state, keep, Utc::now() + Duration::days(31)).await.unwrap().photos, 2);
     assert!(!held(h[0]).await && !held(h[4]).await);
 
@@ -266,11 +288,20 @@ async fn retention_rule(store: std::sync::Arc<dyn daiban_centre::store::Store>) 
     push_ok(s, device, &[upsert(&ra), submit(&closed), upsert(&rb), submit(&open)]).await;
     for p in closed.photos() {
         let id = daiban_centre::store::UploadId::new().to_string();
-        let upload = daiban_centre::store::Upload { id: id.clone(), device_id: device.device_id, hash: p.hash, length: p.bytes, offset: 0, created_at: Utc::now() };
+        let upload = daiban_centre::store::Upload {
+            id: id.clone(),
+            device_id: device.device_id,
+            hash: p.hash,
+            length: p.bytes,
+            offset: 0,
+            created_at: Utc::now(),
+        };
         s.create_upload(upload).await.unwrap();
         s.complete_upload(&id, p.hash, p.bytes).await.unwrap();
     }
-    s.decide(w.reviewer, closed.id, 1, Decision::Reject { item: "elderly_card".into(), reason: Remark::parse("不符合").unwrap() }).await.unwrap();
+    s.decide(w.reviewer, closed.id, 1, Decision::Reject { item: "elderly_card".into(), reason: Remark::parse("不符合").unwrap() })
+        .await
+        .unwrap();
     let own = closed.materials[0].photos[0].hash;
     let later = Utc::now() + Duration::days(1);
     assert!(s.closed_photos(Utc::now() - Duration::days(1), 100).await.unwrap().is_empty(), "not old enough");

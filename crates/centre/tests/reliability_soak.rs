@@ -53,7 +53,14 @@ async fn seed(dir: &std::path::Path, villages: usize, devices: usize) -> Vec<Str
     codes
 }
 
-async fn device_loop(dev: SimDevice, n: u64, until: Instant, think_ms: u64, base: Arc<Vec<u8>>, totals: Arc<Totals>) -> Vec<(daiban_proto::ApplicationId, PhotoHash)> {
+async fn device_loop(
+    dev: SimDevice,
+    n: u64,
+    until: Instant,
+    think_ms: u64,
+    base: Arc<Vec<u8>>,
+    totals: Arc<Totals>,
+) -> Vec<(daiban_proto::ApplicationId, PhotoHash)> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(n);
     let mut cursor = 0;
     let mut acked = Vec::new();
@@ -79,7 +86,9 @@ async fn device_loop(dev: SimDevice, n: u64, until: Instant, think_ms: u64, base
             totals.applications.fetch_add(1, Ordering::Relaxed);
             let hash = PhotoHash::of(&photo);
             acked.push((a.id, hash));
-            if dev.missing(vec![hash]).await.is_ok_and(|m| m == vec![hash]) && dev.upload(&photo, 64 * 1024, &mut UploadState::default()).await.is_ok() {
+            if dev.missing(vec![hash]).await.is_ok_and(|m| m == vec![hash])
+                && dev.upload(&photo, 64 * 1024, &mut UploadState::default()).await.is_ok()
+            {
                 totals.photos.fetch_add(1, Ordering::Relaxed);
                 totals.photo_bytes.fetch_add(photo.len() as u64, Ordering::Relaxed);
             }
@@ -163,7 +172,11 @@ async fn thousands_of_devices_sync_against_one_centre() {
     let errors = metrics.total_errors();
     let warm = rss.get(rss.len().min(3).saturating_sub(1)).copied().unwrap_or(0);
     let (end, peak) = (rss.last().copied().unwrap_or(0), rss.iter().copied().max().unwrap_or(0));
-    println!("soak: {devices} devices in {villages} villages, think {think_ms} ms, {:.0} s (set-up {:.1} s: seeding and enrolment)", soak.as_secs_f64(), setup.as_secs_f64());
+    println!(
+        "soak: {devices} devices in {villages} villages, think {think_ms} ms, {:.0} s (set-up {:.1} s: seeding and enrolment)",
+        soak.as_secs_f64(),
+        setup.as_secs_f64()
+    );
     println!(
         "  {requests} requests ({:.0}/s), {errors} errors ({:.3}%); {} applications ({:.1}/s), {} photos ({:.2} MB/s), {} changes pulled",
         requests as f64 / soak.as_secs_f64(),
@@ -174,7 +187,13 @@ async fn thousands_of_devices_sync_against_one_centre() {
         totals.photo_bytes.load(Ordering::Relaxed) as f64 / 1e6 / soak.as_secs_f64(),
         totals.changes_pulled.load(Ordering::Relaxed)
     );
-    println!("  centre RSS: {} MiB after warm-up, {} MiB at the end, {} MiB peak ({:+} MiB)", warm / 1024, end / 1024, peak / 1024, (end as i64 - warm as i64) / 1024);
+    println!(
+        "  centre RSS: {} MiB after warm-up, {} MiB at the end, {} MiB peak ({:+} MiB)",
+        warm / 1024,
+        end / 1024,
+        peak / 1024,
+        (end as i64 - warm as i64) / 1024
+    );
     println!("  | request | count | errors | p50 ms | p99 ms | max ms |");
     println!("  |---|---|---|---|---|---|");
     for (kind, n, e, p50, p99, max) in metrics.table() {

@@ -126,7 +126,8 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     let (to_return, p1) = application_with_photos(&wang, &["elderly_card"], &[("id_card", 2), ("household_register", 1)], 11);
     centre.submit(dev_a, &wang, &to_return, &p1).await;
     let zhang = named_resident(12, "张德顺", true);
-    let (to_approve, p2) = application_with_photos(&zhang, &["elderly_card"], &[("id_card", 2), ("household_register", 2), ("photo_1inch", 1)], 12);
+    let (to_approve, p2) =
+        application_with_photos(&zhang, &["elderly_card"], &[("id_card", 2), ("household_register", 2), ("photo_1inch", 1)], 12);
     centre.submit(dev_a, &zhang, &to_approve, &p2).await;
     let liu = named_resident(13, "刘玉芬", false);
     let (in_b, p3) = application_with_photos(&liu, &["residence_certificate"], &[("id_card", 2)], 13);
@@ -141,7 +142,10 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     assert!(inbox.contains("王秀英") && inbox.contains("张德顺") && inbox.contains("刘玉芬"), "{inbox}");
     c.find(Locator::Css("select[name=village]")).await.unwrap().select_by_value(&w.village_b.to_string()).await.unwrap();
     click(&c, "#filters button[type=submit]").await;
-    c.wait().for_element(Locator::Css("select[name=village] option[selected][value='{}']".replace("{}", &w.village_b.to_string()).as_str())).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("select[name=village] option[selected][value='{}']".replace("{}", &w.village_b.to_string()).as_str()))
+        .await
+        .unwrap();
     let filtered = text(&c, "#inbox tbody").await;
     assert!(filtered.contains("刘玉芬") && !filtered.contains("王秀英"), "{filtered}");
     c.goto(&format!("{base}/staff/inbox")).await.unwrap();
@@ -171,7 +175,12 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
         .to_string();
     assert!(transform.starts_with("matrix(") && transform != "matrix(1, 0, 0, 1, 0, 0)", "rotated: {transform}");
     click(&c, "label[for='ph0-0-z2']").await;
-    let natural: bool = c.execute("const i = document.querySelector('#ph0-0 img'); return i.complete && i.naturalWidth > 0", vec![]).await.unwrap().as_bool().unwrap();
+    let natural: bool = c
+        .execute("const i = document.querySelector('#ph0-0 img'); return i.complete && i.naturalWidth > 0", vec![])
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap();
     assert!(natural, "the photo loaded through the staff-only photo route");
     c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
     shot(&c, &shots, "application").await;
@@ -195,7 +204,9 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     wait_text(&c, "#timeline", reason).await;
     let pulled = s.pull(w.village_a, 0, 500).await.unwrap();
     let returned = pulled.changes.iter().find_map(|ch| match &ch.body {
-        ChangeBody::Decision { application_id, decision: Decision::Return { reason, materials }, by, .. } if *application_id == to_return.id => {
+        ChangeBody::Decision { application_id, decision: Decision::Return { reason, materials }, by, .. }
+            if *application_id == to_return.id =>
+        {
             Some((reason.as_str().to_string(), materials.clone(), by.clone()))
         }
         _ => None,

@@ -116,7 +116,11 @@ async fn login_needs_the_right_password_and_its_own_csrf_token() {
     // behind a TLS-ending proxy the cookie is Secure
     let mut tls = StaffClient::new(&c.base);
     let form = tls.get("/staff/login").await;
-    let req = tls.http.post(c.url("/staff/login")).header("x-forwarded-proto", "https").header("cookie", format!("daiban_login={}", tls.cookies["daiban_login"]));
+    let req = tls
+        .http
+        .post(c.url("/staff/login"))
+        .header("x-forwarded-proto", "https")
+        .header("cookie", format!("daiban_login={}", tls.cookies["daiban_login"]));
     let resp = req.form(&[("username", "reviewer"), ("password", PASSWORD), ("csrf", &form.csrf())]).send().await.unwrap();
     assert!(resp.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap().contains("Secure")));
     c.stop().await;
@@ -135,12 +139,18 @@ async fn every_post_needs_the_sessions_csrf_token_and_nothing_changes_without_it
     let village = c.world.village_a.to_string();
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
         (format!("/staff/applications/{app}/decide"), vec![("revision", "1"), ("action", "accept")]),
-        (format!("/staff/applications/{app}/decide"), vec![("revision", "1"), ("action", "return"), ("reason", "照片模糊"), ("materials", "id_card")]),
+        (
+            format!("/staff/applications/{app}/decide"),
+            vec![("revision", "1"), ("action", "return"), ("reason", "照片模糊"), ("materials", "id_card")],
+        ),
         (format!("/staff/applications/{app}/reveal"), vec![]),
         ("/staff/ratings/follow-up".into(), vec![("application", &rated), ("item", "elderly_card"), ("note", "已回访")]),
         ("/staff/enrolment-codes".into(), vec![("village", &village), ("valid_hours", "72")]),
         (format!("/staff/devices/{device}/revoke"), vec![]),
-        ("/staff/accounts".into(), vec![("username", "sneaky"), ("display_name", "某人"), ("password", "long password 123"), ("role", "township_admin")]),
+        (
+            "/staff/accounts".into(),
+            vec![("username", "sneaky"), ("display_name", "某人"), ("password", "long password 123"), ("role", "township_admin")],
+        ),
         ("/staff/logout".into(), vec![]),
     ];
     let audit_before = s.township_audit(c.world.township, None, 500).await.unwrap().len();
@@ -209,13 +219,22 @@ async fn staff_of_another_township_find_nothing_of_ours() {
     let token = them.get("/staff/inbox").await.csrf();
     let app = seeded.app.id.to_string();
     let hash = daiban_proto::PhotoHash::of(&seeded.photos[0]).to_string();
-    for path in [format!("/staff/applications/{app}"), format!("/staff/applications/{}", seeded.rated.id), format!("/staff/photos/{hash}")] {
+    for path in [format!("/staff/applications/{app}"), format!("/staff/applications/{}", seeded.rated.id), format!("/staff/photos/{hash}")]
+    {
         let page = them.get(&path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "GET {path}");
         assert!(!page.text().contains("王秀英"));
     }
     for action in ["accept", "return", "reject", "approve", "result_ready", "delivered"] {
-        let form = [("csrf", token.as_str()), ("revision", "1"), ("action", action), ("item", "elderly_card"), ("reason", "不符合"), ("materials", "id_card"), ("mode", "home")];
+        let form = [
+            ("csrf", token.as_str()),
+            ("revision", "1"),
+            ("action", action),
+            ("item", "elderly_card"),
+            ("reason", "不符合"),
+            ("materials", "id_card"),
+            ("mode", "home"),
+        ];
         assert_eq!(them.post(&format!("/staff/applications/{app}/decide"), &form).await.status, StatusCode::NOT_FOUND, "{action}");
     }
     assert_eq!(them.post(&format!("/staff/applications/{app}/reveal"), &[("csrf", &token)]).await.status, StatusCode::NOT_FOUND);
@@ -226,7 +245,13 @@ async fn staff_of_another_township_find_nothing_of_ours() {
     let code = [("csrf", token.as_str()), ("village", &c.world.village_a.to_string()), ("valid_hours", "24")];
     assert_eq!(them.post("/staff/enrolment-codes", &code).await.status, StatusCode::NOT_FOUND);
     // lists show nothing of ours, even when asked for our village
-    for path in ["/staff/inbox?status=all".to_string(), format!("/staff/inbox?status=all&village={}", c.world.village_a), "/staff/stats".into(), "/staff/devices".into(), "/staff/accounts".into()] {
+    for path in [
+        "/staff/inbox?status=all".to_string(),
+        format!("/staff/inbox?status=all&village={}", c.world.village_a),
+        "/staff/stats".into(),
+        "/staff/devices".into(),
+        "/staff/accounts".into(),
+    ] {
         let page = them.get(&path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
         let text = page.text();
@@ -253,11 +278,20 @@ async fn reviewers_review_and_admins_administer() {
     let mut reviewer = StaffClient::signed_in(&c.base, "reviewer").await;
     let token = reviewer.get("/staff/inbox").await.csrf();
     assert_eq!(reviewer.get("/staff/accounts").await.status, StatusCode::FORBIDDEN);
-    let new = [("csrf", token.as_str()), ("username", "wang2"), ("display_name", "王二"), ("password", "long password 123"), ("role", "reviewer")];
+    let new = [
+        ("csrf", token.as_str()),
+        ("username", "wang2"),
+        ("display_name", "王二"),
+        ("password", "long password 123"),
+        ("role", "reviewer"),
+    ];
     assert_eq!(reviewer.post("/staff/accounts", &new).await.status, StatusCode::FORBIDDEN);
     let code = [("csrf", token.as_str()), ("village", &c.world.village_a.to_string()), ("valid_hours", "24")];
     assert_eq!(reviewer.post("/staff/enrolment-codes", &code).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(reviewer.post(&format!("/staff/devices/{}/revoke", seeded.device.device_id), &[("csrf", &token)]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        reviewer.post(&format!("/staff/devices/{}/revoke", seeded.device.device_id), &[("csrf", &token)]).await.status,
+        StatusCode::FORBIDDEN
+    );
     let devices = reviewer.get("/staff/devices").await;
     assert!(devices.status == StatusCode::OK && !devices.text().contains("/revoke") && !devices.text().contains("enrolment-codes"));
     assert!(c.world.store.staff_credentials("wang2").await.unwrap().is_none());
@@ -268,7 +302,13 @@ async fn reviewers_review_and_admins_administer() {
     let refused = admin.post("/staff/accounts", &short).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().contains("密码至少10位") && refused.text().contains("value=\"王二\""), "typed values kept");
-    let new = [("csrf", token.as_str()), ("username", "wang2"), ("display_name", "王二"), ("password", "long password 123"), ("role", "reviewer")];
+    let new = [
+        ("csrf", token.as_str()),
+        ("username", "wang2"),
+        ("display_name", "王二"),
+        ("password", "long password 123"),
+        ("role", "reviewer"),
+    ];
     assert_eq!(admin.post("/staff/accounts", &new).await.location.as_deref(), Some("/staff/accounts?done=1"));
     let taken = admin.post("/staff/accounts", &new).await;
     assert_eq!(taken.status, StatusCode::CONFLICT);
@@ -286,25 +326,43 @@ async fn photos_are_private_and_refused_actions_keep_what_was_typed() {
     let photo = reviewer.get(&format!("/staff/photos/{}", daiban_proto::PhotoHash::of(&seeded.photos[1]))).await;
     assert_eq!(photo.status, StatusCode::OK);
     assert_eq!(photo.body, seeded.photos[1]);
-    assert_eq!((photo.content_type.as_deref(), photo.headers["cache-control"].to_str().unwrap()), (Some("image/jpeg"), "private, no-store"));
+    assert_eq!(
+        (photo.content_type.as_deref(), photo.headers["cache-control"].to_str().unwrap()),
+        (Some("image/jpeg"), "private, no-store")
+    );
     assert_eq!(reviewer.get(&format!("/staff/photos/{}", daiban_proto::PhotoHash::of(b"x"))).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(StaffClient::new(&c.base).get(&format!("/staff/photos/{}", daiban_proto::PhotoHash::of(&seeded.photos[1]))).await.status, StatusCode::SEE_OTHER, "not without a login");
+    assert_eq!(
+        StaffClient::new(&c.base).get(&format!("/staff/photos/{}", daiban_proto::PhotoHash::of(&seeded.photos[1]))).await.status,
+        StatusCode::SEE_OTHER,
+        "not without a login"
+    );
 
     let path = format!("/staff/applications/{}", seeded.app.id);
     let token = reviewer.get(&path).await.csrf();
     // approving before acceptance is not allowed in this state
-    let early = reviewer.post(&format!("{path}/decide"), &[("csrf", &token), ("revision", "1"), ("action", "approve"), ("item", "elderly_card")]).await;
+    let early = reviewer
+        .post(&format!("{path}/decide"), &[("csrf", &token), ("revision", "1"), ("action", "approve"), ("item", "elderly_card")])
+        .await;
     assert_eq!(early.status, StatusCode::CONFLICT);
     assert!(early.text().contains("不能执行此操作"), "{}", early.text());
     // another reviewer returned it meanwhile: the refusal keeps what was typed
-    c.world.store.decide(c.world.admin, seeded.app.id, 1, Decision::Return { reason: Remark::parse("缺一寸照片").unwrap(), materials: vec![] }).await.unwrap();
+    c.world
+        .store
+        .decide(c.world.admin, seeded.app.id, 1, Decision::Return { reason: Remark::parse("缺一寸照片").unwrap(), materials: vec![] })
+        .await
+        .unwrap();
     let reason = "户口簿本人页不清楚,请重拍";
     let form = [("csrf", token.as_str()), ("revision", "1"), ("action", "return"), ("reason", reason), ("materials", "household_register")];
     let refused = reviewer.post(&format!("{path}/decide"), &form).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     let text = refused.text();
     assert!(text.contains("不能执行此操作") && text.contains(reason), "{text}");
-    let empty = reviewer.post(&format!("{path}/decide"), &[("csrf", &token), ("revision", "1"), ("action", "reject"), ("item", "elderly_card"), ("reason", " ")]).await;
+    let empty = reviewer
+        .post(
+            &format!("{path}/decide"),
+            &[("csrf", &token), ("revision", "1"), ("action", "reject"), ("item", "elderly_card"), ("reason", " ")],
+        )
+        .await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(empty.text().contains("原因不能为空"));
     c.stop().await;

@@ -38,7 +38,9 @@ async fn sessions_expire_and_end(store: Arc<dyn Store>) {
     let strict = SessionPolicy { idle: Duration::zero(), max: Duration::hours(1) };
     assert!(s.staff_session(&secret::fingerprint("token-1"), strict).await.unwrap().is_none());
     // a session started with no lifetime is over at once
-    s.start_staff_session(w.admin, secret::fingerprint("short"), SessionPolicy { idle: Duration::hours(1), max: Duration::zero() }).await.unwrap();
+    s.start_staff_session(w.admin, secret::fingerprint("short"), SessionPolicy { idle: Duration::hours(1), max: Duration::zero() })
+        .await
+        .unwrap();
     assert!(s.staff_session(&secret::fingerprint("short"), policy).await.unwrap().is_none(), "past its absolute end");
     s.touch_staff_session(&secret::fingerprint("token-1")).await.unwrap();
     let touched = s.staff_session(&secret::fingerprint("token-1"), policy).await.unwrap().unwrap();
@@ -131,7 +133,14 @@ async fn through_to_rating(w: &World, dev: daiban_centre::store::DeviceAuth, seq
         proof: Proof::Photo { photo: photo_ref(format!("handover {seq}").as_bytes()) },
         delivered_at: now,
     };
-    let rated = RatingRecord { delivery_id: task.id, application_id: a.id, item: "elderly_card".into(), rating, comment: Some(remark("等得太久了")), rated_at: now };
+    let rated = RatingRecord {
+        delivery_id: task.id,
+        application_id: a.id,
+        item: "elderly_card".into(),
+        rating,
+        comment: Some(remark("等得太久了")),
+        rated_at: now,
+    };
     push_ok(s, dev, &[event(EventBody::DeliveryConfirmed { delivery: delivered }), event(EventBody::RatingGiven { rating: rated })]).await;
     a
 }

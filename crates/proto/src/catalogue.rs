@@ -68,7 +68,9 @@ pub enum FieldKind {
     Phone,
     /// A bank card / account number (digits, 12–30).
     BankAccount,
-    Choice { options: Vec<L10n> },
+    Choice {
+        options: Vec<L10n>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,12 +197,8 @@ impl Catalogue {
     /// Check that every code is unique and every reference resolves.
     pub fn validate(&self) -> Result<(), CatalogueError> {
         let mut seen = BTreeSet::new();
-        for code in self
-            .materials
-            .iter()
-            .map(|m| &m.code)
-            .chain(self.items.iter().map(|i| &i.code))
-            .chain(self.bundles.iter().map(|b| &b.code))
+        for code in
+            self.materials.iter().map(|m| &m.code).chain(self.items.iter().map(|i| &i.code)).chain(self.bundles.iter().map(|b| &b.code))
         {
             if !seen.insert(code.clone()) {
                 return Err(CatalogueError::Duplicate(code.clone()));
@@ -212,10 +210,7 @@ impl Catalogue {
             }
             for m in &item.materials {
                 if self.material(&m.code).is_none() {
-                    return Err(CatalogueError::UnknownMaterial {
-                        item: item.code.clone(),
-                        material: m.code.clone(),
-                    });
+                    return Err(CatalogueError::UnknownMaterial { item: item.code.clone(), material: m.code.clone() });
                 }
             }
         }
@@ -228,10 +223,7 @@ impl Catalogue {
                     return Err(CatalogueError::UnknownItem { bundle: b.code.clone(), item: code.clone() });
                 }
             }
-            self.fields_for(&b.items).map_err(|key| CatalogueError::FieldConflict {
-                bundle: b.code.clone(),
-                key,
-            })?;
+            self.fields_for(&b.items).map_err(|key| CatalogueError::FieldConflict { bundle: b.code.clone(), key })?;
         }
         Ok(())
     }
@@ -334,9 +326,19 @@ mod tests {
             materials: vec![mat("id_card", true), mat("photo", false), mat("bank", true)],
             items: vec![
                 item("a", vec![req("id_card", true), req("photo", false)], vec![field("phone", FieldKind::Phone, false)], 5),
-                item("b", vec![req("id_card", true), req("bank", true), req("photo", true)], vec![field("phone", FieldKind::Phone, true), field("acct", FieldKind::BankAccount, true)], 10),
+                item(
+                    "b",
+                    vec![req("id_card", true), req("bank", true), req("photo", true)],
+                    vec![field("phone", FieldKind::Phone, true), field("acct", FieldKind::BankAccount, true)],
+                    10,
+                ),
             ],
-            bundles: vec![Bundle { code: "ab".into(), name: L10n::new("ab", "ab"), items: vec!["a".into(), "b".into()], description: L10n::default() }],
+            bundles: vec![Bundle {
+                code: "ab".into(),
+                name: L10n::new("ab", "ab"),
+                items: vec!["a".into(), "b".into()],
+                description: L10n::default(),
+            }],
         }
     }
 

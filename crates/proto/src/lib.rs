@@ -11,8 +11,8 @@
 //! never re-checks it.
 
 pub mod catalogue;
-pub mod id_number;
 pub mod china_time;
+pub mod id_number;
 pub mod ids;
 pub mod photo;
 pub mod record;

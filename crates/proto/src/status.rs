@@ -136,16 +136,9 @@ impl ItemStatus {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            ItemStatus::Pending,
-            ItemStatus::Rejected,
-            ItemStatus::Approved,
-            ItemStatus::ResultReady,
-            ItemStatus::Delivered,
-            ItemStatus::Rated,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        [ItemStatus::Pending, ItemStatus::Rejected, ItemStatus::Approved, ItemStatus::ResultReady, ItemStatus::Delivered, ItemStatus::Rated]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
     pub fn label(self) -> L10n {
         let (zh, en) = match self {
@@ -171,9 +164,7 @@ impl Stage {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Stage::Draft, Stage::Queued, Stage::Received, Stage::Accepted, Stage::Returned]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [Stage::Draft, Stage::Queued, Stage::Received, Stage::Accepted, Stage::Returned].into_iter().find(|x| x.as_str() == s)
     }
 }
 
@@ -298,11 +289,7 @@ pub enum TransitionError {
 
 /// Apply `d` to an application at `stage` whose items (code, status) are `items`; returns the
 /// new stage and updates `items` in place. Nothing is changed on error.
-pub fn apply_decision(
-    stage: Stage,
-    items: &mut [(String, ItemStatus)],
-    d: &Decision,
-) -> Result<Stage, TransitionError> {
+pub fn apply_decision(stage: Stage, items: &mut [(String, ItemStatus)], d: &Decision) -> Result<Stage, TransitionError> {
     let item_mut = |items: &mut [(String, ItemStatus)], code: &str| -> Result<usize, TransitionError> {
         items.iter().position(|(c, _)| c == code).ok_or_else(|| TransitionError::NoSuchItem(code.into()))
     };

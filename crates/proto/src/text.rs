@@ -18,18 +18,8 @@ pub enum TextError {
 }
 
 /// Trim, drop control characters (keeping newlines when `multiline`), check length.
-pub fn clean(
-    input: &str,
-    field: &'static str,
-    field_en: &'static str,
-    max: usize,
-    multiline: bool,
-) -> Result<String, TextError> {
-    let s: String = input
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control() || (multiline && *c == '\n'))
-        .collect();
+pub fn clean(input: &str, field: &'static str, field_en: &'static str, max: usize, multiline: bool) -> Result<String, TextError> {
+    let s: String = input.trim().chars().filter(|c| !c.is_control() || (multiline && *c == '\n')).collect();
     if s.is_empty() {
         return Err(TextError::Empty { field, field_en });
     }

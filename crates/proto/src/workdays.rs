@@ -49,9 +49,7 @@ impl WorkCalendar {
             let err = |message: String| CalendarError { line: i + 1, message };
             let mut words = line.split_whitespace();
             let (dates, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-            let day = |s: &str| {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| err(format!("日期“{s}”应写成 2026-10-01 的样子")))
-            };
+            let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| err(format!("日期“{s}”应写成 2026-10-01 的样子")));
             let (from, to) = match dates.split_once("..") {
                 Some((a, b)) => (day(a)?, day(b)?),
                 None => (day(dates)?, day(dates)?),

@@ -57,11 +57,7 @@ fn materials_are_photographable_and_all_used() {
     for m in &c.materials {
         assert!(m.photos >= 1, "{}: needs at least one photo", m.code);
         assert!(!m.hint.zh.is_empty() && !m.hint.en.is_empty(), "{}: no camera hint", m.code);
-        assert!(
-            c.items.iter().any(|i| i.materials.iter().any(|r| r.code == m.code)),
-            "{}: no item asks for this material",
-            m.code
-        );
+        assert!(c.items.iter().any(|i| i.materials.iter().any(|r| r.code == m.code)), "{}: no item asks for this material", m.code);
     }
     for code in ["id_card", "household_register", "bank_card", "disability_cert"] {
         let m = c.material(code).unwrap_or_else(|| panic!("{code} missing"));

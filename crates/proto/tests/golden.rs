@@ -180,8 +180,5 @@ fn enrolment_and_errors() {
             village_name: catalogue::L10n::new("王家村", "Wangjia village"),
         },
     );
-    check(
-        "error_body",
-        &ErrorBody { code: ErrorCode::Validation, message: "身份证号校验位不对".into(), field: Some("id_number".into()) },
-    );
+    check("error_body", &ErrorBody { code: ErrorCode::Validation, message: "身份证号校验位不对".into(), field: Some("id_number".into()) });
 }

@@ -61,7 +61,9 @@ async fn submit(State(s): State<AppState>, Device(device): Device, mut form: Mul
         }
         let id = UploadId::new().to_string();
         let length = bytes.len() as u64;
-        s.store.create_upload(Upload { id: id.clone(), device_id: device.device_id, hash, length, offset: 0, created_at: chrono::Utc::now() }).await?;
+        s.store
+            .create_upload(Upload { id: id.clone(), device_id: device.device_id, hash, length, offset: 0, created_at: chrono::Utc::now() })
+            .await?;
         let part = s.config.upload_dir.join(format!("{id}.part"));
         tokio::fs::write(&part, &bytes).await?;
         s.blobs.put_file(&hash, &part).await?;
@@ -79,7 +81,8 @@ pub struct Submission {
 impl Submission {
     fn form(&self) -> reqwest::multipart::Form {
         let events = serde_json::to_vec(&self.events).expect("events serialise");
-        let mut form = reqwest::multipart::Form::new().part("events", reqwest::multipart::Part::bytes(events).mime_str("application/json").unwrap());
+        let mut form =
+            reqwest::multipart::Form::new().part("events", reqwest::multipart::Part::bytes(events).mime_str("application/json").unwrap());
         for p in &self.photos {
             let name = format!("{}.jpg", PhotoHash::of(p).to_hex());
             form = form.part("photo", reqwest::multipart::Part::bytes(p.clone()).file_name(name).mime_str("image/jpeg").unwrap());

@@ -33,9 +33,9 @@
 //! `DAIBAN_LINK_BUDGET=2` (give up after this many times the ideal transfer time).
 
 mod baseline;
-mod emulator;
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod emulator;
 #[path = "../../../centre/benches/support/mod.rs"]
 mod report;
 #[path = "../../tests/support/mod.rs"]
@@ -170,7 +170,11 @@ async fn bench() -> anyhow::Result<ExitCode> {
             format!("{:.0}%", goodput_up * 100.0),
             r.cuts.to_string(),
             format!("{:.1} KB", per_cut / 1000.0),
-            if finished { secs(r.elapsed) } else { format!("> {} ({}/{} applications, gave up)", secs(r.elapsed), r.apps_done, w.apps.len()) },
+            if finished {
+                secs(r.elapsed)
+            } else {
+                format!("> {} ({}/{} applications, gave up)", secs(r.elapsed), r.apps_done, w.apps.len())
+            },
             r.first_visible.map_or("never".into(), secs),
             r.all_visible.map_or("–".into(), secs),
             r.attempts.clone(),
@@ -179,15 +183,31 @@ async fn bench() -> anyhow::Result<ExitCode> {
             let n = r.spec.name;
             targets.check(finished, format!("{n} ours: everything delivered ({} of {} photos)", r.photos_done, w.photos.len()));
             targets.check(wire <= 1.05, format!("{n} ours: {wire:.3} × payload on the wire ≤ 1.05"));
-            targets.check(goodput >= 0.85, format!("{n} ours: goodput {:.0}% of the link rate ≥ 85% ({:.0}% of the rate while up)", goodput * 100.0, goodput_up * 100.0));
-            targets.check(per_cut <= chunk, format!("{n} ours: {:.1} KB extra upstream per cut ≤ one chunk ({:.0} KB)", per_cut / 1000.0, chunk / 1000.0));
+            targets.check(
+                goodput >= 0.85,
+                format!(
+                    "{n} ours: goodput {:.0}% of the link rate ≥ 85% ({:.0}% of the rate while up)",
+                    goodput * 100.0,
+                    goodput_up * 100.0
+                ),
+            );
+            targets.check(
+                per_cut <= chunk,
+                format!("{n} ours: {:.1} KB extra upstream per cut ≤ one chunk ({:.0} KB)", per_cut / 1000.0, chunk / 1000.0),
+            );
         }
     }
     table.print();
     for r in &results {
         println!(
             "{} {}: {} B up, {} B down, {} connections, {} refused during outages, {} segments lost",
-            r.spec.name, r.client.name(), r.up, r.down, r.connections, r.refused, r.lost
+            r.spec.name,
+            r.client.name(),
+            r.up,
+            r.down,
+            r.connections,
+            r.refused,
+            r.lost
         );
     }
     println!();
@@ -213,7 +233,8 @@ fn median_photo_kb(w: &Workload) -> f64 {
 fn camera_photos(work: &Path, n: usize) -> anyhow::Result<Vec<Vec<u8>>> {
     let dir = work.join("camera");
     std::fs::create_dir_all(&dir)?;
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(PHOTO_DIR)?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jpg")).collect();
+    let mut sources: Vec<PathBuf> =
+        std::fs::read_dir(PHOTO_DIR)?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jpg")).collect();
     sources.sort();
     anyhow::ensure!(sources.len() >= 4, "needs the lomiri wallpapers' photographs in {PHOTO_DIR} (scripts/setup.sh)");
     let mut out = Vec::new();
@@ -254,7 +275,8 @@ fn capture(work: &Path, apps: usize) -> anyhow::Result<Workload> {
             })
         })
         .collect();
-    let events: Vec<Event> = store.due_events(chrono::Utc::now() + chrono::Duration::days(1), 10_000)?.into_iter().map(|e| e.event).collect();
+    let events: Vec<Event> =
+        store.due_events(chrono::Utc::now() + chrono::Duration::days(1), 10_000)?.into_iter().map(|e| e.event).collect();
     let mut submissions = Vec::new();
     let mut pending = Vec::new();
     let mut photos = Vec::new();
@@ -326,7 +348,11 @@ async fn run(client: Client, spec: LinkSpec, w: Arc<Workload>, work: &Path, limi
     let (upstream, _baseline_server) = match client {
         Client::Ours => (centre.addr, None),
         Client::Baseline => {
-            let state = AppState::new(centre.store.clone(), Arc::new(centre.blobs.clone()), ApiConfig::new(work.join("runs").join(format!("{tag}-uploads"))))?;
+            let state = AppState::new(
+                centre.store.clone(),
+                Arc::new(centre.blobs.clone()),
+                ApiConfig::new(work.join("runs").join(format!("{tag}-uploads"))),
+            )?;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let router = baseline::router(state);

@@ -81,12 +81,7 @@ impl Processed {
     }
     /// The reference the database keeps for this photo.
     pub fn photo_ref(&self) -> PhotoRef {
-        PhotoRef {
-            hash: self.hash,
-            bytes: self.jpeg.len() as u64,
-            width: self.width,
-            height: self.height,
-        }
+        PhotoRef { hash: self.hash, bytes: self.jpeg.len() as u64, width: self.width, height: self.height }
     }
 }
 
@@ -133,12 +128,7 @@ fn process_as(format: Format, input: &[u8], opts: &PipelineOptions) -> Result<Pr
         image.apply_orientation(orientation);
     }
     let jpeg = encode(&image, opts.quality.clamp(1, 100))?;
-    Ok(Processed {
-        hash: PhotoHash::of(&jpeg),
-        width: image.width(),
-        height: image.height(),
-        jpeg,
-    })
+    Ok(Processed { hash: PhotoHash::of(&jpeg), width: image.width(), height: image.height(), jpeg })
 }
 
 /// Size cap and magic-number sniffing; nothing is decoded here.
@@ -245,11 +235,7 @@ fn image_error(e: ImageError) -> PhotoError {
 fn flatten_on_white(image: DynamicImage) -> DynamicImage {
     let color = image.color();
     if !color.has_alpha() {
-        return if color.has_color() {
-            DynamicImage::ImageRgb8(image.into_rgb8())
-        } else {
-            DynamicImage::ImageLuma8(image.into_luma8())
-        };
+        return if color.has_color() { DynamicImage::ImageRgb8(image.into_rgb8()) } else { DynamicImage::ImageLuma8(image.into_luma8()) };
     }
     let mut rgba = image.into_rgba8();
     for pixel in rgba.pixels_mut() {
@@ -268,9 +254,7 @@ fn downscale(image: DynamicImage, max_long_edge: u32) -> Result<DynamicImage, Ph
     }
     let mut resized = DynamicImage::new(width, height, image.color());
     let options = fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3));
-    fir::Resizer::new()
-        .resize(&image, &mut resized, &options)
-        .map_err(|e| PhotoError::Unsupported(format!("pixel layout: {e}")))?;
+    fir::Resizer::new().resize(&image, &mut resized, &options).map_err(|e| PhotoError::Unsupported(format!("pixel layout: {e}")))?;
     Ok(resized)
 }
 

@@ -138,9 +138,7 @@ impl PhotoStore {
         let hash = photo.hash();
         match self.read(&hash) {
             Ok(_) => File::options().write(true).open(self.path(&hash))?.set_modified(SystemTime::now())?,
-            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::InvalidData) => {
-                self.write_file(&hash, photo.jpeg())?
-            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::InvalidData) => self.write_file(&hash, photo.jpeg())?,
             Err(e) => return Err(e),
         }
         Ok(photo.photo_ref())
@@ -231,10 +229,7 @@ impl PhotoStore {
             fs::create_dir_all(&shard)?;
             sync_dir(&self.root)?;
         }
-        let mut temp = tempfile::Builder::new()
-            .prefix(&format!("{hash}."))
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(self.root.join(TEMP_DIR))?;
+        let mut temp = tempfile::Builder::new().prefix(&format!("{hash}.")).suffix(TEMP_SUFFIX).tempfile_in(self.root.join(TEMP_DIR))?;
         match &self.cipher {
             Some(c) => temp.write_all(&c.seal(contents))?,
             None => temp.write_all(contents)?,

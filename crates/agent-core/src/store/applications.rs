@@ -15,8 +15,8 @@ use daiban_proto::status::{overall, Decision, ItemStatus, Stage};
 use daiban_proto::sync::{Event, EventBody};
 use daiban_proto::text::Remark;
 use daiban_proto::{
-    AppStatus, ApplicationId, ApplicationRecord, Catalogue, EventId, MaterialRecord, PhotoHash, PhotoRef,
-    Rating, ResidentId, ResidentRecord,
+    AppStatus, ApplicationId, ApplicationRecord, Catalogue, EventId, MaterialRecord, PhotoHash, PhotoRef, Rating, ResidentId,
+    ResidentRecord,
 };
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -69,14 +69,31 @@ impl MaterialView {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimelineEvent {
     Created,
-    Submitted { revision: u32 },
-    Received { revision: u32 },
-    Decision { decision: Decision, by: String },
-    DeliveryTask { item: String },
-    Delivered { item: String, recipient: String },
-    Rated { item: String, rating: Rating },
+    Submitted {
+        revision: u32,
+    },
+    Received {
+        revision: u32,
+    },
+    Decision {
+        decision: Decision,
+        by: String,
+    },
+    DeliveryTask {
+        item: String,
+    },
+    Delivered {
+        item: String,
+        recipient: String,
+    },
+    Rated {
+        item: String,
+        rating: Rating,
+    },
     /// The centre refused the submission permanently; the reason is shown to the agent.
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,8 +187,7 @@ pub(crate) fn app_exists(tx: &Transaction, app: ApplicationId) -> rusqlite::Resu
 }
 
 pub(crate) fn stage_tx(tx: &Transaction, app: ApplicationId) -> Result<Stage> {
-    let s: Option<String> =
-        tx.query_row("SELECT stage FROM applications WHERE id = ?1", [app.to_string()], |r| r.get(0)).optional()?;
+    let s: Option<String> = tx.query_row("SELECT stage FROM applications WHERE id = ?1", [app.to_string()], |r| r.get(0)).optional()?;
     s.and_then(|s| Stage::parse(&s)).ok_or(StoreError::NotFound("申请"))
 }
 
@@ -194,12 +210,7 @@ fn photos_of_tx(tx: &Transaction, app: ApplicationId) -> rusqlite::Result<Vec<(S
         let reused: Option<String> = r.get(5)?;
         Ok((
             r.get::<_, String>(0)?,
-            PhotoRef {
-                hash: parse_str(&r.get::<_, String>(1)?)?,
-                bytes: r.get::<_, i64>(2)? as u64,
-                width: r.get(3)?,
-                height: r.get(4)?,
-            },
+            PhotoRef { hash: parse_str(&r.get::<_, String>(1)?)?, bytes: r.get::<_, i64>(2)? as u64, width: r.get(3)?, height: r.get(4)? },
             reused.map(|s| parse_str(&s)).transpose()?,
         ))
     })?;
@@ -225,7 +236,20 @@ pub(crate) fn unreferenced_photos_tx(tx: &Transaction) -> rusqlite::Result<Vec<P
 
 /// Read an application inside a transaction (so a caller can act on what it read atomically).
 pub(crate) fn application_tx(tx: &Transaction, cat: &Catalogue, app: ApplicationId) -> Result<ApplicationDetail> {
-    type Row = (String, Option<String>, String, String, Option<String>, String, String, u32, String, Option<String>, Option<String>, Option<String>);
+    type Row = (
+        String,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        u32,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let row: Option<Row> = tx
         .query_row(
             "SELECT resident_id, bundle, items, fields, note, stage, status, revision, created_at, submitted_at,
@@ -233,8 +257,20 @@ pub(crate) fn application_tx(tx: &Transaction, cat: &Catalogue, app: Application
              FROM applications WHERE id = ?1",
             [app.to_string()],
             |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?,
-                    r.get(9)?, r.get(10)?, r.get(11)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                ))
             },
         )
         .optional()?;
@@ -341,10 +377,7 @@ impl Store {
             ],
         )?;
         for item in &items {
-            tx.execute(
-                "INSERT INTO application_items(application_id, item, status) VALUES (?1, ?2, 'pending')",
-                (id.to_string(), item),
-            )?;
+            tx.execute("INSERT INTO application_items(application_id, item, status) VALUES (?1, ?2, 'pending')", (id.to_string(), item))?;
         }
         add_timeline_tx(&tx, id, now, &TimelineEvent::Created)?;
         tx.commit()?;
@@ -499,11 +532,8 @@ impl Store {
             if let Some((from, items, bundle, at)) = found {
                 let from: ApplicationId = parse_str(&from)?;
                 let items: Vec<String> = parse_json(&items)?;
-                let photos = photos_of_tx(&tx, from)?
-                    .into_iter()
-                    .filter(|(code, _, _)| *code == m.kind.code)
-                    .map(|(_, p, _)| p)
-                    .collect::<Vec<_>>();
+                let photos =
+                    photos_of_tx(&tx, from)?.into_iter().filter(|(code, _, _)| *code == m.kind.code).map(|(_, p, _)| p).collect::<Vec<_>>();
                 if photos != m.photos {
                     out.push(ReusableMaterial {
                         material: m.kind.code.clone(),
@@ -525,17 +555,18 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         require_editable(&tx, app)?;
-        let same_resident: bool = tx.query_row(
-            "SELECT (SELECT resident_id FROM applications WHERE id = ?1) = (SELECT resident_id FROM applications WHERE id = ?2)",
-            (app.to_string(), from.to_string()),
-            |r| r.get::<_, Option<bool>>(0),
-        )?.unwrap_or(false);
+        let same_resident: bool = tx
+            .query_row(
+                "SELECT (SELECT resident_id FROM applications WHERE id = ?1) = (SELECT resident_id FROM applications WHERE id = ?2)",
+                (app.to_string(), from.to_string()),
+                |r| r.get::<_, Option<bool>>(0),
+            )?
+            .unwrap_or(false);
         let reusable = self.catalogue().material(material).is_some_and(|m| m.reusable);
         if !same_resident || !reusable {
             return Err(StoreError::State("只能复用同一居民的证件类材料 / only the same resident's documents can be reused".into()));
         }
-        let photos: Vec<PhotoRef> =
-            photos_of_tx(&tx, from)?.into_iter().filter(|(c, _, _)| c == material).map(|(_, p, _)| p).collect();
+        let photos: Vec<PhotoRef> = photos_of_tx(&tx, from)?.into_iter().filter(|(c, _, _)| c == material).map(|(_, p, _)| p).collect();
         if photos.is_empty() {
             return Err(StoreError::NotFound("可复用的材料照片"));
         }
@@ -630,7 +661,13 @@ impl Store {
     }
 
     /// Applications, newest activity first, optionally only some statuses or one resident.
-    pub fn applications(&self, statuses: &[AppStatus], resident: Option<ResidentId>, limit: u32, offset: u32) -> Result<Vec<ApplicationSummary>> {
+    pub fn applications(
+        &self,
+        statuses: &[AppStatus],
+        resident: Option<ResidentId>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<ApplicationSummary>> {
         let cat = self.catalogue();
         let conn = self.conn();
         let status_list: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
@@ -643,9 +680,8 @@ impl Store {
              ORDER BY a.updated_at DESC, a.id DESC
              LIMIT ?3 OFFSET ?4",
         )?;
-        let rows = st.query_map(
-            params![serde_json::to_string(&status_list).unwrap(), resident.map(|r| r.to_string()), limit, offset],
-            |r| {
+        let rows =
+            st.query_map(params![serde_json::to_string(&status_list).unwrap(), resident.map(|r| r.to_string()), limit, offset], |r| {
                 let bundle: Option<String> = r.get(3)?;
                 let items: Vec<String> = parse_json(&r.get::<_, String>(4)?)?;
                 let status: String = r.get(5)?;
@@ -662,8 +698,7 @@ impl Store {
                     photos: r.get(9)?,
                     return_reason: r.get(10)?,
                 })
-            },
-        )?;
+            })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

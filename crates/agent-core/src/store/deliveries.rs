@@ -84,9 +84,8 @@ impl Store {
 
     /// Record the handover with its proof. Durable (proof file and row) on return.
     pub fn confirm_delivery(&self, id: DeliveryId, recipient: &str, proof: ProofInput<'_>) -> Result<()> {
-        let recipient = PersonName::parse(recipient).map_err(|e| {
-            StoreError::Invalid(vec![crate::forms::FieldError::new("recipient", "签收人", e.to_string())])
-        })?;
+        let recipient = PersonName::parse(recipient)
+            .map_err(|e| StoreError::Invalid(vec![crate::forms::FieldError::new("recipient", "签收人", e.to_string())]))?;
         let (photo, signature) = match proof {
             ProofInput::SignaturePng(png) => (self.photos().put_png_signature(png)?, true),
             ProofInput::Photo(raw) => (self.photos().ingest(raw, &PipelineOptions::default())?, false),
@@ -111,8 +110,19 @@ impl Store {
             params![id.to_string(), ts(now), recipient.as_str(), if signature { "signature" } else { "photo" }, photo.hash.to_hex()],
         )?;
         set_item_status(&tx, app, &item, "delivered")?;
-        let record = DeliveryRecord { delivery_id: id, application_id: app, item: item.clone(), recipient: recipient.clone(), proof, delivered_at: now };
-        super::outbox::enqueue_tx(&tx, &Event { id: EventId::new(), created_at: now, body: EventBody::DeliveryConfirmed { delivery: record } }, Some(app))?;
+        let record = DeliveryRecord {
+            delivery_id: id,
+            application_id: app,
+            item: item.clone(),
+            recipient: recipient.clone(),
+            proof,
+            delivered_at: now,
+        };
+        super::outbox::enqueue_tx(
+            &tx,
+            &Event { id: EventId::new(), created_at: now, body: EventBody::DeliveryConfirmed { delivery: record } },
+            Some(app),
+        )?;
         if app_exists(&tx, app)? {
             refresh_status_tx(&tx, app)?;
             add_timeline_tx(&tx, app, now, &TimelineEvent::Delivered { item, recipient: recipient.as_str().into() })?;
@@ -125,9 +135,10 @@ impl Store {
     pub fn rate_delivery(&self, id: DeliveryId, rating: Rating, comment: &str) -> Result<()> {
         let comment = match comment.trim() {
             "" => None,
-            c => Some(Remark::parse(c).map_err(|e| {
-                StoreError::Invalid(vec![crate::forms::FieldError::new("comment", "评价内容", e.to_string())])
-            })?),
+            c => Some(
+                Remark::parse(c)
+                    .map_err(|e| StoreError::Invalid(vec![crate::forms::FieldError::new("comment", "评价内容", e.to_string())]))?,
+            ),
         };
         let now = self.now();
         let mut conn = self.conn();
@@ -151,7 +162,11 @@ impl Store {
         )?;
         set_item_status(&tx, app, &item, "rated")?;
         let record = RatingRecord { delivery_id: id, application_id: app, item: item.clone(), rating, comment, rated_at: now };
-        super::outbox::enqueue_tx(&tx, &Event { id: EventId::new(), created_at: now, body: EventBody::RatingGiven { rating: record } }, Some(app))?;
+        super::outbox::enqueue_tx(
+            &tx,
+            &Event { id: EventId::new(), created_at: now, body: EventBody::RatingGiven { rating: record } },
+            Some(app),
+        )?;
         if app_exists(&tx, app)? {
             refresh_status_tx(&tx, app)?;
             add_timeline_tx(&tx, app, now, &TimelineEvent::Rated { item, rating })?;
@@ -162,9 +177,6 @@ impl Store {
 }
 
 fn set_item_status(tx: &rusqlite::Transaction, app: ApplicationId, item: &str, status: &str) -> rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE application_items SET status = ?3 WHERE application_id = ?1 AND item = ?2",
-        params![app.to_string(), item, status],
-    )?;
+    tx.execute("UPDATE application_items SET status = ?3 WHERE application_id = ?1 AND item = ?2", params![app.to_string(), item, status])?;
     Ok(())
 }

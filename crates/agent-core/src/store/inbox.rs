@@ -101,11 +101,9 @@ impl Store {
 }
 
 fn is_current_revision(tx: &Transaction, app: ApplicationId, revision: u32) -> rusqlite::Result<bool> {
-    tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM applications WHERE id = ?1 AND revision = ?2)",
-        params![app.to_string(), revision],
-        |r| r.get(0),
-    )
+    tx.query_row("SELECT EXISTS(SELECT 1 FROM applications WHERE id = ?1 AND revision = ?2)", params![app.to_string(), revision], |r| {
+        r.get(0)
+    })
 }
 
 /// Apply a decision to the local copy. Decisions about an older revision, or about an

@@ -18,11 +18,9 @@ mod outbox;
 mod residents;
 pub mod retention;
 
-pub use applications::{
-    ApplicationDetail, ApplicationSummary, MaterialView, ReusableMaterial, Target, TimelineEntry, TimelineEvent,
-};
+pub use applications::{ApplicationDetail, ApplicationSummary, MaterialView, ReusableMaterial, Target, TimelineEntry, TimelineEvent};
 pub use deliveries::DeliveryView;
-pub use outbox::{OutboxEntry, OutboxSummary, OutboxState};
+pub use outbox::{OutboxEntry, OutboxState, OutboxSummary};
 pub use residents::ResidentSummary;
 pub use retention::PurgeReport;
 
@@ -109,12 +107,7 @@ impl Store {
         migrations::runner().run(&mut conn)?;
         let photos = PhotoStore::open(dir.join("photos"))?.with_cipher(key.photo_cipher());
         let store = Store {
-            inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
-                photos,
-                catalogue: Mutex::new(Arc::new(crate::catalogue::builtin())),
-                dir,
-            }),
+            inner: Arc::new(Inner { conn: Mutex::new(conn), photos, catalogue: Mutex::new(Arc::new(crate::catalogue::builtin())), dir }),
         };
         let builtin = crate::catalogue::builtin();
         let current = store.load_catalogue()?;
@@ -157,12 +150,9 @@ impl Store {
     }
 
     fn load_catalogue(&self) -> Result<Option<Catalogue>> {
-        let json: Option<String> = self
-            .conn()
-            .query_row("SELECT json FROM catalogue ORDER BY version DESC LIMIT 1", [], |r| r.get(0))
-            .optional()?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
+        let json: Option<String> =
+            self.conn().query_row("SELECT json FROM catalogue ORDER BY version DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -177,17 +167,12 @@ impl Store {
 
     /// A small persistent setting or fact (enrolment, cursor, preferences).
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        Ok(self.conn().query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )?;
+        self.conn()
+            .execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))?;
         Ok(())
     }
 
@@ -200,10 +185,7 @@ impl Store {
     pub fn sweep_photos(&self) -> Result<usize> {
         let conn = self.conn();
         let mut st = conn.prepare("SELECT hash FROM photos")?;
-        let keep = st
-            .query_map([], |r| r.get::<_, String>(0))?
-            .filter_map(|h| h.ok().and_then(|h| h.parse().ok()))
-            .collect();
+        let keep = st.query_map([], |r| r.get::<_, String>(0))?.filter_map(|h| h.ok().and_then(|h| h.parse().ok())).collect();
         let report = self.inner.photos.sweep(&keep)?;
         Ok(report.orphans_removed + report.temps_removed)
     }
@@ -289,14 +271,12 @@ pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
 }
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 pub(crate) fn parse_str<T: std::str::FromStr>(s: &str) -> rusqlite::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    s.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }

@@ -98,9 +98,8 @@ impl Store {
     /// Events the centre refused, newest first.
     pub fn quarantined_events(&self) -> Result<Vec<OutboxEntry>> {
         let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT seq, json, state, attempts, last_error FROM outbox WHERE state = 'quarantined' ORDER BY seq DESC",
-        )?;
+        let mut st =
+            conn.prepare_cached("SELECT seq, json, state, attempts, last_error FROM outbox WHERE state = 'quarantined' ORDER BY seq DESC")?;
         let rows = st.query_map([], entry)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -33,8 +33,7 @@ impl ResidentSummary {
     }
 }
 
-const RESIDENT_COLS: &str =
-    "id, name, id_number, phone, village_group, address, elderly, mobility_limited, updated_at";
+const RESIDENT_COLS: &str = "id, name, id_number, phone, village_group, address, elderly, mobility_limited, updated_at";
 
 fn record_from_row(r: &Row) -> rusqlite::Result<ResidentRecord> {
     let opt = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
@@ -64,14 +63,16 @@ pub(crate) fn resident_tx(tx: &Transaction, id: ResidentId) -> Result<ResidentRe
 /// Put the resident's current record in the outbox unless that exact version is already there.
 pub(crate) fn queue_resident_tx(tx: &Transaction, id: ResidentId) -> Result<()> {
     let (updated, queued): (String, Option<String>) =
-        tx.query_row("SELECT updated_at, queued_at FROM residents WHERE id = ?1", [id.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+        tx.query_row("SELECT updated_at, queued_at FROM residents WHERE id = ?1", [id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if queued.as_deref() == Some(updated.as_str()) {
         return Ok(());
     }
     let resident = resident_tx(tx, id)?;
-    super::outbox::enqueue_tx(tx, &Event { id: EventId::new(), created_at: Utc::now(), body: EventBody::ResidentUpserted { resident } }, None)?;
+    super::outbox::enqueue_tx(
+        tx,
+        &Event { id: EventId::new(), created_at: Utc::now(), body: EventBody::ResidentUpserted { resident } },
+        None,
+    )?;
     tx.execute("UPDATE residents SET queued_at = updated_at WHERE id = ?1", [id.to_string()])?;
     Ok(())
 }
@@ -100,11 +101,7 @@ fn write_resident(tx: &Transaction, id: ResidentId, input: &ResidentInput, now: 
 
 fn duplicate_id(tx: &Transaction, input: &ResidentInput, except: Option<ResidentId>) -> Result<()> {
     let other: Option<(String, String)> = tx
-        .query_row(
-            "SELECT id, name FROM residents WHERE id_number = ?1",
-            [input.id_number.expose()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT id, name FROM residents WHERE id_number = ?1", [input.id_number.expose()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match other {
         Some((id, name)) if Some(id.as_str()) != except.map(|e| e.to_string()).as_deref() => {

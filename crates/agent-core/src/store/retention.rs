@@ -80,9 +80,8 @@ impl Store {
     /// showing a broken picture).
     pub fn photo_purged(&self, hash: &PhotoHash) -> Result<bool> {
         let conn = self.conn();
-        let purged: Option<Option<String>> = conn
-            .query_row("SELECT purged_at FROM photos WHERE hash = ?1", [hash.to_hex()], |r| r.get(0))
-            .optional()?;
+        let purged: Option<Option<String>> =
+            conn.query_row("SELECT purged_at FROM photos WHERE hash = ?1", [hash.to_hex()], |r| r.get(0)).optional()?;
         Ok(matches!(purged, Some(Some(_))))
     }
 

@@ -354,7 +354,8 @@ impl<'a> Run<'a> {
 
     async fn send_events(&self, batch: &[OutboxEntry]) -> Result<PushResponse, SyncError> {
         let waiting = self.store.outbox_summary()?.pending_events;
-        let req = PushRequest { events: batch.iter().map(|e| e.event.clone()).collect(), queue_len: waiting.saturating_sub(batch.len() as u32) };
+        let req =
+            PushRequest { events: batch.iter().map(|e| e.event.clone()).collect(), queue_len: waiting.saturating_sub(batch.len() as u32) };
         let url = self.api.url("/api/v1/push")?;
         self.api.json(|| Ok(self.api.request(Method::POST, url.clone()).json(&req))).await
     }
@@ -484,7 +485,10 @@ impl<'a> Run<'a> {
                             running.push(transfer(client, &api, store, &sizer, photo.clone(), Bytes::from(data)));
                         }
                         // A damaged or missing file cannot be sent; it must not hold up the others.
-                        Err(e) => self.pass_over(photo, format!("照片 {} 无法读取，请重拍 / photo unreadable, take it again: {e}", short(&photo.hash)))?,
+                        Err(e) => self.pass_over(
+                            photo,
+                            format!("照片 {} 无法读取，请重拍 / photo unreadable, take it again: {e}", short(&photo.hash)),
+                        )?,
                     }
                 }
                 let Some(done) = running.next().await else { break };

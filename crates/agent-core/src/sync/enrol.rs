@@ -31,7 +31,13 @@ pub async fn enrol(store: &Store, centre_url: &str, code: &str, device_name: &st
 /// [`enrol`] with the centre's certificate pin from the enrolment link (`pin=sha256:…`, see
 /// [`super::CertPin`]), for a centre whose certificate no public CA signed. The pin is kept
 /// with the enrolment and used for every later request.
-pub async fn enrol_pinned(store: &Store, centre_url: &str, code: &str, device_name: &str, pin: Option<&str>) -> Result<Enrolment, SyncError> {
+pub async fn enrol_pinned(
+    store: &Store,
+    centre_url: &str,
+    code: &str,
+    device_name: &str,
+    pin: Option<&str>,
+) -> Result<Enrolment, SyncError> {
     let pin = pin.map(str::trim).filter(|p| !p.is_empty()).map(CertPin::parse).transpose()?;
     let cfg = Arc::new(SyncConfig::default());
     enrol_with(store, centre_url, code, device_name, pin, &cfg).await
@@ -93,9 +99,7 @@ pub(crate) async fn enrol_with(
         village_name: resp.village_name,
         cert_pin: pin,
     };
-    let moved = store
-        .enrolment()?
-        .is_some_and(|old| old.centre_url != enrolment.centre_url || old.village_code != enrolment.village_code);
+    let moved = store.enrolment()?.is_some_and(|old| old.centre_url != enrolment.centre_url || old.village_code != enrolment.village_code);
     if moved {
         store.reset_pull_cursor()?;
     }

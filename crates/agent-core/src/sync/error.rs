@@ -29,7 +29,9 @@ pub enum SyncError {
     Revoked,
     #[error("便民服务中心不认识本设备，同步已暂停，手机上的数据都还在。请重新绑定 / the centre does not recognise this device: syncing stopped, nothing on the phone is lost; enrol again")]
     Unauthorized,
-    #[error("应用版本与便民服务中心不兼容，请升级应用 / this app's version is not compatible with the centre; please update the app ({0})")]
+    #[error(
+        "应用版本与便民服务中心不兼容，请升级应用 / this app's version is not compatible with the centre; please update the app ({0})"
+    )]
     Incompatible(String),
     #[error("注册码不对、已用过或已过期，请向镇便民服务中心索取新的注册码 / the enrolment code is wrong, already used or expired; ask the township centre for a new one")]
     EnrolmentCode,
@@ -57,7 +59,14 @@ impl SyncError {
 
     /// Syncing cannot go on until the agent acts (enrol again, update the app).
     pub fn stops_sync(&self) -> bool {
-        matches!(self, SyncError::Revoked | SyncError::Unauthorized | SyncError::Incompatible(_) | SyncError::NotEnrolled | SyncError::UntrustedCertificate(_))
+        matches!(
+            self,
+            SyncError::Revoked
+                | SyncError::Unauthorized
+                | SyncError::Incompatible(_)
+                | SyncError::NotEnrolled
+                | SyncError::UntrustedCertificate(_)
+        )
     }
 
     /// How long the centre asked us to wait (`Retry-After`).

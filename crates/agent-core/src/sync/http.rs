@@ -181,6 +181,9 @@ mod tests {
         assert_eq!(api.url("/api/v1/push").unwrap().as_str(), "http://10.0.0.1:8080/api/v1/push");
         let prefixed = Api::new(http, parse_centre_url("https://gov.example/daiban/").unwrap(), None, cfg);
         assert_eq!(prefixed.url("/api/v1/uploads").unwrap().as_str(), "https://gov.example/daiban/api/v1/uploads");
-        assert_eq!(prefixed.url("https://gov.example/daiban/api/v1/uploads/ab").unwrap().as_str(), "https://gov.example/daiban/api/v1/uploads/ab");
+        assert_eq!(
+            prefixed.url("https://gov.example/daiban/api/v1/uploads/ab").unwrap().as_str(),
+            "https://gov.example/daiban/api/v1/uploads/ab"
+        );
     }
 }

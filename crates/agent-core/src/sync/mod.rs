@@ -12,8 +12,8 @@
 
 pub mod client;
 mod config;
-mod enrol;
 pub mod engine;
+mod enrol;
 mod error;
 mod http;
 pub mod network;
@@ -24,11 +24,11 @@ mod tus;
 
 pub use client::{RunReport, SyncClient};
 pub use config::{RetryPolicy, SyncConfig};
-pub use enrol::{enrol, enrol_pinned};
-pub use pin::CertPin;
 pub use engine::{start_with, EngineOptions};
+pub use enrol::{enrol, enrol_pinned};
 pub use error::SyncError;
 pub use network::{NetworkMonitor, UnknownNetwork};
+pub use pin::CertPin;
 pub use settings::{Enrolment, SyncSettings};
 pub use status::{SyncHandle, SyncPhase, SyncStatus};
 

@@ -66,11 +66,21 @@ impl ServerCertVerifier for PinnedOrPublic {
         self.public.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
@@ -84,9 +94,8 @@ pub(crate) fn tls_config(pin: CertPin) -> Result<rustls::ClientConfig, SyncError
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = Arc::new(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() });
     let tls_err = |e: rustls::Error| SyncError::BadUrl(format!("TLS: {e}"));
-    let public = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-        .build()
-        .map_err(|e| SyncError::BadUrl(format!("TLS: {e}")))?;
+    let public =
+        WebPkiServerVerifier::builder_with_provider(roots, provider.clone()).build().map_err(|e| SyncError::BadUrl(format!("TLS: {e}")))?;
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
@@ -106,7 +115,14 @@ mod tests {
         let written = pin.to_string();
         assert!(written.starts_with("sha256:") && written.len() == 7 + 64);
         assert_eq!(CertPin::parse(&written).unwrap(), pin);
-        let typed = written.trim_start_matches("sha256:").to_uppercase().as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":");
+        let typed = written
+            .trim_start_matches("sha256:")
+            .to_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(":");
         assert_eq!(CertPin::parse(&typed).unwrap(), pin, "colons and upper case from a browser's certificate viewer");
         assert!(CertPin::parse("sha256:abc").is_err());
         assert!(tls_config(pin).is_ok());

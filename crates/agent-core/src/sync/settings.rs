@@ -66,10 +66,7 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         for (k, v) in K.iter().zip(vals) {
-            tx.execute(
-                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (k, v),
-            )?;
+            tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (k, v))?;
         }
         match &e.cert_pin {
             Some(pin) => tx.execute(

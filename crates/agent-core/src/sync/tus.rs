@@ -223,7 +223,8 @@ async fn resume_point(api: &Api, store: &Store, photo: &PhotoRef) -> Result<Opti
 /// the app after a restart) resumes it where the centre's bytes end.
 async fn create(api: &Api, store: &Store, photo: &PhotoRef, len: u64) -> Result<(Url, u64), SyncError> {
     let collection = api.url("/api/v1/uploads")?;
-    let metadata = format!("filename {},sha256 {}", b64(format!("{}.jpg", photo.hash.to_hex()).as_bytes()), b64(photo.hash.to_hex().as_bytes()));
+    let metadata =
+        format!("filename {},sha256 {}", b64(format!("{}.jpg", photo.hash.to_hex()).as_bytes()), b64(photo.hash.to_hex().as_bytes()));
     let (location, offset) = api
         .retrying(|| async {
             let req = tus(api, Method::POST, collection.clone())

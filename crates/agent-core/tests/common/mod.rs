@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
+use daiban_agent_core::forms::{ResidentForm, ResidentInput};
 use daiban_agent_core::Store;
 use daiban_proto::catalogue::FieldKind;
 use daiban_proto::ApplicationId;
-use daiban_agent_core::forms::{ResidentForm, ResidentInput};
 use std::path::PathBuf;
 
 /// Real photographs shipped by Debian's wallpaper packages (installed by scripts/setup.sh).
@@ -90,4 +90,3 @@ pub fn fill_required(store: &Store, app: ApplicationId) {
         .collect();
     store.save_fields(app, &answers, None).unwrap();
 }
-

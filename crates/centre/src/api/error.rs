@@ -93,10 +93,8 @@ impl From<JsonRejection> for AppError {
             return too_large();
         }
         match r {
-            JsonRejection::MissingJsonContentType(_) => {
-                AppError::bad_request("需要 Content-Type: application/json / expected a JSON body")
-                    .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            }
+            JsonRejection::MissingJsonContentType(_) => AppError::bad_request("需要 Content-Type: application/json / expected a JSON body")
+                .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
             // serde's message says which field and why (and the validated types' errors are
             // written for people), so it is worth passing on.
             other => AppError::bad_request(format!("请求内容格式有误 / malformed request: {}", mask_id_numbers(&other.body_text()))),

@@ -86,7 +86,14 @@ impl AppState {
     /// Creates `config.upload_dir` if needed. The staff UI gets its default settings.
     pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn PhotoBlobs>, config: ApiConfig) -> std::io::Result<Self> {
         std::fs::create_dir_all(&config.upload_dir)?;
-        Ok(Self { store, blobs, config: Arc::new(config), web: Arc::default(), uploads_in_flight: Arc::default(), photo_gate: Arc::default() })
+        Ok(Self {
+            store,
+            blobs,
+            config: Arc::new(config),
+            web: Arc::default(),
+            uploads_in_flight: Arc::default(),
+            photo_gate: Arc::default(),
+        })
     }
 
     /// With these staff web UI settings.
@@ -124,8 +131,11 @@ pub struct ApiJson<T>(pub T);
 
 async fn require_protocol(req: Request, next: Next) -> Result<Response, AppError> {
     let missing = || {
-        AppError::new(ErrorCode::ProtocolVersion, format!("缺少或无法识别协议版本头 {PROTOCOL_HEADER} / missing or unreadable {PROTOCOL_HEADER} header"))
-            .with_status(StatusCode::BAD_REQUEST)
+        AppError::new(
+            ErrorCode::ProtocolVersion,
+            format!("缺少或无法识别协议版本头 {PROTOCOL_HEADER} / missing or unreadable {PROTOCOL_HEADER} header"),
+        )
+        .with_status(StatusCode::BAD_REQUEST)
     };
     let header = req.headers().get(PROTOCOL_HEADER).ok_or_else(missing)?;
     let version: u32 = header.to_str().ok().and_then(|s| s.trim().parse().ok()).ok_or_else(missing)?;

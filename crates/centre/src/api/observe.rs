@@ -62,11 +62,13 @@ pub async fn access_log(req: Request, next: Next) -> Response {
 
 fn panicked(api: bool, panic: &(dyn std::any::Any + Send)) -> Response {
     let error_id = &uuid::Uuid::new_v4().simple().to_string()[..12];
-    let what = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("(no message)");
+    let what =
+        panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str)).unwrap_or("(no message)");
     tracing::error!(error_id, panic = what, "handler panicked");
     if api {
         let mut e = AppError::internal(format!("panic {error_id}"));
-        e.body.message = format!("中心内部错误(编号 {error_id}),请稍后重试 / internal error on the centre (id {error_id}), please retry later");
+        e.body.message =
+            format!("中心内部错误(编号 {error_id}),请稍后重试 / internal error on the centre (id {error_id}), please retry later");
         e.into_response()
     } else {
         let message = format!("中心内部错误，已记录在日志中。请稍后重试；如果一再出现，请把错误编号 {error_id} 告诉管理员。");
@@ -111,7 +113,9 @@ mod tests {
         async fn boom() -> &'static str {
             panic!("a bug in a handler")
         }
-        observed(Router::new().route("/api/v1/residents/{id}", get(resident)).route("/api/v1/boom", get(boom)).route("/staff/boom", get(boom)))
+        observed(
+            Router::new().route("/api/v1/residents/{id}", get(resident)).route("/api/v1/boom", get(boom)).route("/staff/boom", get(boom)),
+        )
     }
 
     async fn get_path(path: &str) -> Response {

@@ -43,7 +43,11 @@ pub(super) async fn enrol(State(s): State<AppState>, ApiJson(req): ApiJson<Enrol
         (status = 413, body = ErrorBody, description = "`payload_too_large`: more than 100 events or too many bytes"),
     )
 )]
-pub(super) async fn push(State(s): State<AppState>, Device(device): Device, ApiJson(req): ApiJson<PushRequest>) -> Result<Json<PushResponse>, AppError> {
+pub(super) async fn push(
+    State(s): State<AppState>,
+    Device(device): Device,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, AppError> {
     if req.events.len() > MAX_PUSH_EVENTS {
         return Err(AppError::new(
             daiban_proto::sync::ErrorCode::PayloadTooLarge,

@@ -125,7 +125,8 @@ async fn claim_superseding(set: &Arc<InFlight>, id: &str) -> Result<Writing, App
 }
 
 fn locked() -> AppError {
-    AppError::new(ErrorCode::Conflict, "此上传正在写入,请稍后重试 / this upload is being written, retry shortly").with_status(StatusCode::LOCKED)
+    AppError::new(ErrorCode::Conflict, "此上传正在写入,请稍后重试 / this upload is being written, retry shortly")
+        .with_status(StatusCode::LOCKED)
 }
 
 /// Every tus response says `Tus-Resumable`; every request but `OPTIONS` must send it.
@@ -148,7 +149,11 @@ fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, App
     headers
         .get(name)
         .map(|v| v.to_str().ok().and_then(|s| s.trim().parse().ok()))
-        .map(|v| v.ok_or_else(|| AppError::bad_request(format!("{name} 应为非负整数 / {name} must be a non-negative integer")).with_field(name.as_str())))
+        .map(|v| {
+            v.ok_or_else(|| {
+                AppError::bad_request(format!("{name} 应为非负整数 / {name} must be a non-negative integer")).with_field(name.as_str())
+            })
+        })
         .transpose()
 }
 
@@ -235,13 +240,10 @@ pub(super) async fn create(State(s): State<AppState>, Device(device): Device, he
     if length == 0 {
         return Err(AppError::bad_request("照片不能为空 / an empty photo").with_field("Upload-Length"));
     }
-    let hash: PhotoHash = metadata(&headers)?
-        .get("sha256")
-        .and_then(|h| h.parse().ok())
-        .ok_or_else(|| {
-            AppError::bad_request("Upload-Metadata 需含 sha256(照片的SHA-256,十六进制) / Upload-Metadata must carry the photo's sha256 (hex)")
-                .with_field("Upload-Metadata")
-        })?;
+    let hash: PhotoHash = metadata(&headers)?.get("sha256").and_then(|h| h.parse().ok()).ok_or_else(|| {
+        AppError::bad_request("Upload-Metadata 需含 sha256(照片的SHA-256,十六进制) / Upload-Metadata must carry the photo's sha256 (hex)")
+            .with_field("Upload-Metadata")
+    })?;
     let Some(have_it) = s.store.photo_for_upload(device, hash).await? else {
         return Err(AppError::new(
             ErrorCode::Forbidden,
@@ -306,7 +308,11 @@ pub(super) async fn head(State(s): State<AppState>, Device(device): Device, Path
     let u = recover_lost_staging(&s, &id, u).await?;
     Ok((
         StatusCode::OK,
-        [(UPLOAD_OFFSET, u.offset.to_string()), (UPLOAD_LENGTH, u.length.to_string()), (axum::http::header::CACHE_CONTROL, "no-store".into())],
+        [
+            (UPLOAD_OFFSET, u.offset.to_string()),
+            (UPLOAD_LENGTH, u.length.to_string()),
+            (axum::http::header::CACHE_CONTROL, "no-store".into()),
+        ],
     )
         .into_response())
 }
@@ -364,7 +370,9 @@ pub(super) async fn patch(
     body: Body,
 ) -> Result<Response, AppError> {
     if headers.get(axum::http::header::CONTENT_TYPE).is_none_or(|v| v != "application/offset+octet-stream") {
-        return Err(AppError::bad_request("Content-Type 应为 application/offset+octet-stream").with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        return Err(
+            AppError::bad_request("Content-Type 应为 application/offset+octet-stream").with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        );
     }
     let offset = header_u64(&headers, &UPLOAD_OFFSET)?
         .ok_or_else(|| AppError::bad_request("缺少 Upload-Offset / Upload-Offset is required").with_field("Upload-Offset"))?;
@@ -434,8 +442,10 @@ pub(super) async fn patch(
             file.write(true).await?;
             s.store.set_upload_offset(&u.id, offset + written).await?;
         }
-        return Err(AppError::bad_request(format!("上传中断({why}),请从 Upload-Offset 继续 / upload interrupted ({why}); resume from Upload-Offset"))
-            .with_status(status));
+        return Err(AppError::bad_request(format!(
+            "上传中断({why}),请从 Upload-Offset 继续 / upload interrupted ({why}); resume from Upload-Offset"
+        ))
+        .with_status(status));
     }
     if let Some((h, want)) = checksum {
         if h.finalize().as_ref() != want.as_slice() {
@@ -456,7 +466,9 @@ pub(super) async fn patch(
     if hash != u.hash {
         tokio::fs::remove_file(&path).await?;
         s.store.discard_upload(&u.id).await?;
-        return Err(checksum_mismatch("照片内容与其SHA-256不符,已丢弃,请重新上传 / the photo does not match its sha256; upload discarded, start again"));
+        return Err(checksum_mismatch(
+            "照片内容与其SHA-256不符,已丢弃,请重新上传 / the photo does not match its sha256; upload discarded, start again",
+        ));
     }
     if let Err(why) = check {
         tokio::fs::remove_file(&path).await?;

@@ -49,10 +49,7 @@ pub(crate) fn inbox_query(
         push("a.village_id = ?", vec![Param::Int(v.0)]);
     }
     if let Some(item) = &filter.item {
-        push(
-            "EXISTS (SELECT 1 FROM application_items i WHERE i.application_id = a.id AND i.item = ?)",
-            vec![Param::Text(item.clone())],
-        );
+        push("EXISTS (SELECT 1 FROM application_items i WHERE i.application_id = a.id AND i.item = ?)", vec![Param::Text(item.clone())]);
     }
     if let Some(d) = filter.device {
         push("a.device_id = ?", vec![Param::Uuid(d.0)]);

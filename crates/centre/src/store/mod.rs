@@ -10,8 +10,8 @@
 //! the same behaviour on both databases (the story tests in `tests/it` prove it).
 
 pub mod error;
-pub mod model;
 mod inbox_sql;
+pub mod model;
 mod ops;
 pub mod postgres;
 mod retention_ops;
@@ -23,8 +23,8 @@ mod tx;
 
 pub use error::{Refusal, Result, StoreError};
 pub use model::*;
-pub use staff_model::*;
 pub use ops::{china_date, Rules};
+pub use staff_model::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -156,7 +156,8 @@ pub trait Store: Send + Sync + 'static {
     /// Whether an application or delivery of the township refers to this photo.
     async fn photo_in_township(&self, township: TownshipId, hash: PhotoHash) -> Result<bool>;
     /// Record what was done about a bad rating (差评整改), audited.
-    async fn follow_up_rating(&self, by: StaffId, application: ApplicationId, item: String, note: daiban_proto::text::Remark) -> Result<()>;
+    async fn follow_up_rating(&self, by: StaffId, application: ApplicationId, item: String, note: daiban_proto::text::Remark)
+        -> Result<()>;
     async fn statistics(&self, township: TownshipId, period: StatsPeriod) -> Result<Statistics>;
     /// The township's whole audit log (logins, reveals of ID numbers, decisions, devices…),
     /// newest first, keyset-paged by entry id: entries below `before`, at most `limit` (≤ 500).
@@ -427,7 +428,13 @@ impl<B: Backend> Store for Db<B> {
     async fn photo_in_township(&self, township: TownshipId, hash: PhotoHash) -> Result<bool> {
         run!(self, Read, |tx| tx.photo_in_township(&hash, township).await)
     }
-    async fn follow_up_rating(&self, by: StaffId, application: ApplicationId, item: String, note: daiban_proto::text::Remark) -> Result<()> {
+    async fn follow_up_rating(
+        &self,
+        by: StaffId,
+        application: ApplicationId,
+        item: String,
+        note: daiban_proto::text::Remark,
+    ) -> Result<()> {
         run!(self, Write, |tx, item, note| staff_ops::follow_up_rating(tx, by, application, &item, &note, now()).await)
     }
     async fn statistics(&self, township: TownshipId, period: StatsPeriod) -> Result<Statistics> {

@@ -238,8 +238,12 @@ pub struct StoredRevision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
-    Staff { id: StaffId },
-    Device { id: DeviceId },
+    Staff {
+        id: StaffId,
+    },
+    Device {
+        id: DeviceId,
+    },
     /// Set-up done by the operator (seeding, command line).
     System,
 }
@@ -299,11 +303,7 @@ impl FromStr for InboxCursor {
         let (Some(d), Some(r), Some(i), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(());
         };
-        Ok(Self {
-            deadline: d.parse().map_err(|_| ())?,
-            received_at: r.parse().map_err(|_| ())?,
-            id: i.parse().map_err(|_| ())?,
-        })
+        Ok(Self { deadline: d.parse().map_err(|_| ())?, received_at: r.parse().map_err(|_| ())?, id: i.parse().map_err(|_| ())? })
     }
 }
 

@@ -19,14 +19,12 @@ use daiban_proto::catalogue::{Catalogue, L10n};
 use daiban_proto::record::{DeliveryRecord, RatingRecord};
 use daiban_proto::status::{apply_decision, overall, Decision, DeliveryMode, ItemStatus, Stage};
 use daiban_proto::sync::{
-    ChangeBody, DeliveryTask, EnrolRequest, EnrolResponse, ErrorCode, Event, EventBody, EventOutcome, EventResult,
-    PullResponse,
+    ChangeBody, DeliveryTask, EnrolRequest, EnrolResponse, ErrorCode, Event, EventBody, EventOutcome, EventResult, PullResponse,
 };
 use daiban_proto::workdays::WorkCalendar;
 use daiban_proto::{ApplicationId, ApplicationRecord, DeliveryId, DeviceId, IdNumber, PhotoHash, ResidentId, ResidentRecord};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-
 
 /// Settings the rules need besides the data.
 #[derive(Clone, Debug)]
@@ -68,7 +66,14 @@ pub fn china_date(t: DateTime<Utc>) -> NaiveDate {
     daiban_proto::china_time::date(t)
 }
 
-fn audit(township: TownshipId, actor: Actor, app: Option<ApplicationId>, action: &str, detail: serde_json::Value, at: DateTime<Utc>) -> AuditEntry {
+fn audit(
+    township: TownshipId,
+    actor: Actor,
+    app: Option<ApplicationId>,
+    action: &str,
+    detail: serde_json::Value,
+    at: DateTime<Utc>,
+) -> AuditEntry {
     AuditEntry { at, township_id: township, actor, application_id: app, action: action.into(), detail }
 }
 
@@ -87,7 +92,13 @@ pub(crate) async fn create_township(tx: &mut dyn Tx, code: &str, name: &L10n) ->
 
 /// A new village; it gets the township's current catalogue in its change feed at once, so a
 /// device enrolled there later finds it on its first pull.
-pub(crate) async fn create_village(tx: &mut dyn Tx, township: TownshipId, code: &VillageCode, name: &L10n, now: DateTime<Utc>) -> Result<VillageId> {
+pub(crate) async fn create_village(
+    tx: &mut dyn Tx,
+    township: TownshipId,
+    code: &VillageCode,
+    name: &L10n,
+    now: DateTime<Utc>,
+) -> Result<VillageId> {
     if tx.township(township).await?.is_none() {
         return Err(refuse(ErrorCode::NotFound, "镇不存在 / no such township"));
     }
@@ -156,10 +167,7 @@ pub(crate) async fn publish_catalogue(tx: &mut dyn Tx, by: StaffId, catalogue: &
         if catalogue.version <= latest.version {
             return Err(refuse(
                 ErrorCode::Conflict,
-                format!(
-                    "事项清单版本应大于当前的第{}版 / catalogue version must be above {}",
-                    latest.version, latest.version
-                ),
+                format!("事项清单版本应大于当前的第{}版 / catalogue version must be above {}", latest.version, latest.version),
             ));
         }
     }
@@ -195,7 +203,8 @@ pub(crate) async fn create_enrolment_code(
 pub(crate) async fn enrol(tx: &mut dyn Tx, req: &EnrolRequest, now: DateTime<Utc>) -> Result<EnrolResponse> {
     let name = daiban_proto::text::clean(&req.device_name, "设备名称", "device name", 60, false)
         .map_err(|e| invalid("device_name", e.to_string()))?;
-    let bad_code = || refuse(ErrorCode::EnrolmentCode, "注册码无效、已使用或已过期,请向镇中心索取新码 / enrolment code unknown, used or expired");
+    let bad_code =
+        || refuse(ErrorCode::EnrolmentCode, "注册码无效、已使用或已过期,请向镇中心索取新码 / enrolment code unknown, used or expired");
     let key = match &req.device_key {
         Some(k) if daiban_proto::sync::is_device_token(k) => Some(k.clone()),
         Some(_) => return Err(invalid("device_key", "设备密钥格式不对 / device_key must be dbn_ and 64 hex digits")),
@@ -213,7 +222,13 @@ pub(crate) async fn enrol(tx: &mut dyn Tx, req: &EnrolRequest, now: DateTime<Utc
             (Some(d), Some(key)) if !d.revoked && d.auth.village_id == code.village_id => {
                 let village = tx.village(code.village_id).await?.ok_or_else(bad_code)?;
                 let township = tx.township(village.township_id).await?.ok_or_else(bad_code)?;
-                Ok(EnrolResponse { device_id: d.auth.device_id, token: key, township: township.name, village_code: village.code.to_string(), village_name: village.name })
+                Ok(EnrolResponse {
+                    device_id: d.auth.device_id,
+                    token: key,
+                    township: township.name,
+                    village_code: village.code.to_string(),
+                    village_name: village.name,
+                })
             }
             _ => Err(bad_code()),
         };
@@ -232,20 +247,16 @@ pub(crate) async fn enrol(tx: &mut dyn Tx, req: &EnrolRequest, now: DateTime<Utc
     tx.use_enrolment_code(code.id, device_id, now).await?;
     let detail = serde_json::json!({ "village_id": village.id, "name": name });
     tx.insert_audit(&audit(township.id, Actor::Device { id: device_id }, None, "device.enrol", detail, now)).await?;
-    Ok(EnrolResponse {
-        device_id,
-        token,
-        township: township.name,
-        village_code: village.code.to_string(),
-        village_name: village.name,
-    })
+    Ok(EnrolResponse { device_id, token, township: township.name, village_code: village.code.to_string(), village_name: village.name })
 }
 
 /// The device whose token has this [`secret::fingerprint`].
 pub(crate) async fn authenticate_device(tx: &mut dyn Tx, token_fingerprint: &str) -> Result<DeviceAuth> {
     match tx.device_by_token_hash(token_fingerprint).await? {
         None => Err(refuse(ErrorCode::Unauthorized, "设备未注册或令牌无效 / unknown device token")),
-        Some(d) if d.revoked => Err(refuse(ErrorCode::Revoked, "此设备已被镇中心停用,请重新注册 / this device was revoked by the township centre")),
+        Some(d) if d.revoked => {
+            Err(refuse(ErrorCode::Revoked, "此设备已被镇中心停用,请重新注册 / this device was revoked by the township centre"))
+        }
         Some(d) => Ok(d.auth),
     }
 }
@@ -330,12 +341,12 @@ fn check_against_catalogue(c: &Catalogue, a: &ApplicationRecord) -> Result<()> {
         return Err(invalid("items", "申请中没有事项 / the application lists no service item"));
     }
     let max_value = daiban_proto::text::FieldText::MAX;
-    if a.fields.len() > MAX_FIELDS
-        || a.fields.iter().any(|(k, v)| k.chars().count() > MAX_FIELD_KEY || v.chars().count() > max_value)
-    {
+    if a.fields.len() > MAX_FIELDS || a.fields.iter().any(|(k, v)| k.chars().count() > MAX_FIELD_KEY || v.chars().count() > max_value) {
         return Err(invalid(
             "fields",
-            format!("填写内容太多或太长（每项最多{max_value}个字） / too many or too long form answers (at most {max_value} characters each)"),
+            format!(
+                "填写内容太多或太长（每项最多{max_value}个字） / too many or too long form answers (at most {max_value} characters each)"
+            ),
         ));
     }
     let mut seen = BTreeSet::new();
@@ -352,13 +363,15 @@ fn check_against_catalogue(c: &Catalogue, a: &ApplicationRecord) -> Result<()> {
     }
     match &a.bundle {
         Some(code) => {
-            let b = c.bundle(code).ok_or_else(|| {
-                invalid("bundle", format!("“一件事” {code} 不在事项清单中 / unknown bundle {code}"))
-            })?;
+            let b = c.bundle(code).ok_or_else(|| invalid("bundle", format!("“一件事” {code} 不在事项清单中 / unknown bundle {code}")))?;
             if b.items.iter().map(String::as_str).collect::<BTreeSet<_>>() != seen {
                 return Err(invalid(
                     "items",
-                    format!("“一件事” {code} 应包含事项 {} / bundle {code} must contain exactly {}", b.items.join("、"), b.items.join(", ")),
+                    format!(
+                        "“一件事” {code} 应包含事项 {} / bundle {code} must contain exactly {}",
+                        b.items.join("、"),
+                        b.items.join(", ")
+                    ),
                 ));
             }
         }
@@ -382,7 +395,14 @@ fn deadline(rules: &Rules, c: &Catalogue, items: &[String], from: DateTime<Utc>)
     rules.calendar.add_working_days(china_date(from), c.time_limit_for(items))
 }
 
-async fn submit(tx: &mut dyn Tx, rules: &Rules, device: DeviceAuth, a: &ApplicationRecord, event: &Event, now: DateTime<Utc>) -> Result<()> {
+async fn submit(
+    tx: &mut dyn Tx,
+    rules: &Rules,
+    device: DeviceAuth,
+    a: &ApplicationRecord,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let catalogue = rules.catalogues.version(tx, device.township_id, a.catalogue_version).await?.ok_or_else(|| {
         invalid(
             "catalogue_version",
@@ -406,7 +426,10 @@ async fn submit(tx: &mut dyn Tx, rules: &Rules, device: DeviceAuth, a: &Applicat
             if a.revision != 1 {
                 return Err(refuse(
                     ErrorCode::Conflict,
-                    format!("中心没有此申请,修订号应为1(收到{}) / unknown application, revision must be 1 (got {})", a.revision, a.revision),
+                    format!(
+                        "中心没有此申请,修订号应为1(收到{}) / unknown application, revision must be 1 (got {})",
+                        a.revision, a.revision
+                    ),
                 ));
             }
             let items: Vec<_> = a.items.iter().map(|i| (i.clone(), ItemStatus::Pending)).collect();
@@ -452,10 +475,7 @@ async fn submit(tx: &mut dyn Tx, rules: &Rules, device: DeviceAuth, a: &Applicat
                 ));
             }
             if s.stage != Stage::Returned {
-                return Err(refuse(
-                    ErrorCode::Conflict,
-                    "申请未被退回补正,不能重新提交 / the application was not returned for correction",
-                ));
+                return Err(refuse(ErrorCode::Conflict, "申请未被退回补正,不能重新提交 / the application was not returned for correction"));
             }
             if a.resident_id != s.resident_id || a.items != s.items.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>() {
                 return Err(invalid("items", "补正时不能更换居民或事项 / a correction cannot change the resident or the items"));
@@ -496,11 +516,15 @@ async fn village_application(tx: &mut dyn Tx, device: DeviceAuth, id: Applicatio
 
 async fn confirm_delivery(tx: &mut dyn Tx, device: DeviceAuth, d: &DeliveryRecord, event: &Event, now: DateTime<Utc>) -> Result<()> {
     let mut app = village_application(tx, device, d.application_id).await?;
-    let task = tx
-        .delivery(d.delivery_id)
-        .await?
-        .filter(|t| t.task.application_id == d.application_id && t.task.item == d.item)
-        .ok_or_else(|| invalid("delivery_id", format!("没有事项 {} 的送达任务 {} / no delivery task {} for item {}", d.item, d.delivery_id, d.delivery_id, d.item)))?;
+    let task =
+        tx.delivery(d.delivery_id).await?.filter(|t| t.task.application_id == d.application_id && t.task.item == d.item).ok_or_else(
+            || {
+                invalid(
+                    "delivery_id",
+                    format!("没有事项 {} 的送达任务 {} / no delivery task {} for item {}", d.item, d.delivery_id, d.delivery_id, d.item),
+                )
+            },
+        )?;
     if task.delivered {
         return Err(refuse(ErrorCode::Conflict, format!("事项 {} 已送达 / item {} was already delivered", d.item, d.item)));
     }

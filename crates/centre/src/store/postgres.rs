@@ -312,8 +312,7 @@ impl Tx for PgTx<'_> {
         self.one("SELECT id, township_id, code, name_zh, name_en FROM villages WHERE id = $1", &[&id.0], village_row).await
     }
     async fn village_by_code(&mut self, code: &VillageCode) -> Result<Option<Village>> {
-        self.one("SELECT id, township_id, code, name_zh, name_en FROM villages WHERE code = $1", &[&code.as_str()], village_row)
-            .await
+        self.one("SELECT id, township_id, code, name_zh, name_en FROM villages WHERE code = $1", &[&code.as_str()], village_row).await
     }
     async fn villages_of(&mut self, township: TownshipId) -> Result<Vec<Village>> {
         self.all(
@@ -333,8 +332,7 @@ impl Tx for PgTx<'_> {
         .map(StaffId)
     }
     async fn staff(&mut self, id: StaffId) -> Result<Option<Staff>> {
-        self.one("SELECT id, township_id, username, display_name, role, active FROM staff WHERE id = $1", &[&id.0], staff_row)
-            .await
+        self.one("SELECT id, township_id, username, display_name, role, active FROM staff WHERE id = $1", &[&id.0], staff_row).await
     }
     async fn staff_credentials(&mut self, username: &str) -> Result<Option<(Staff, String)>> {
         self.one(
@@ -345,7 +343,14 @@ impl Tx for PgTx<'_> {
         .await
     }
 
-    async fn insert_enrolment_code(&mut self, hash: &str, village: VillageId, by: StaffId, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()> {
+    async fn insert_enrolment_code(
+        &mut self,
+        hash: &str,
+        village: VillageId,
+        by: StaffId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
         self.exec(
             "INSERT INTO enrolment_codes (code_hash, village_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
             &[&hash, &village.0, &by.0, &now, &expires_at],
@@ -354,18 +359,14 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
     async fn enrolment_code_for_update(&mut self, hash: &str) -> Result<Option<EnrolmentCodeRow>> {
-        self.one(
-            "SELECT id, village_id, expires_at, used_at FROM enrolment_codes WHERE code_hash = $1 FOR UPDATE",
-            &[&hash],
-            |r| {
-                Ok(EnrolmentCodeRow {
-                    id: r.try_get(0)?,
-                    village_id: VillageId(r.try_get(1)?),
-                    expires_at: r.try_get(2)?,
-                    used: r.try_get::<_, Option<DateTime<Utc>>>(3)?.is_some(),
-                })
-            },
-        )
+        self.one("SELECT id, village_id, expires_at, used_at FROM enrolment_codes WHERE code_hash = $1 FOR UPDATE", &[&hash], |r| {
+            Ok(EnrolmentCodeRow {
+                id: r.try_get(0)?,
+                village_id: VillageId(r.try_get(1)?),
+                expires_at: r.try_get(2)?,
+                used: r.try_get::<_, Option<DateTime<Utc>>>(3)?.is_some(),
+            })
+        })
         .await
     }
     async fn use_enrolment_code(&mut self, id: i64, device: DeviceId, now: DateTime<Utc>) -> Result<()> {
@@ -422,11 +423,8 @@ impl Tx for PgTx<'_> {
     }
     async fn touch_device(&mut self, id: DeviceId, queue_len: Option<u32>, now: DateTime<Utc>) -> Result<()> {
         let queue_len = queue_len.map(|q| i32::try_from(q).unwrap_or(i32::MAX));
-        self.exec(
-            "UPDATE devices SET last_seen_at = $2, queue_len = COALESCE($3, queue_len) WHERE id = $1",
-            &[&id.0, &now, &queue_len],
-        )
-        .await?;
+        self.exec("UPDATE devices SET last_seen_at = $2, queue_len = COALESCE($3, queue_len) WHERE id = $1", &[&id.0, &now, &queue_len])
+            .await?;
         Ok(())
     }
 
@@ -463,14 +461,11 @@ impl Tx for PgTx<'_> {
     }
 
     async fn resident_home(&mut self, id: ResidentId) -> Result<Option<(VillageId, DateTime<Utc>)>> {
-        self.one("SELECT village_id, updated_at FROM residents WHERE id = $1", &[&id.0], |r| {
-            Ok((VillageId(r.try_get(0)?), r.try_get(1)?))
-        })
-        .await
+        self.one("SELECT village_id, updated_at FROM residents WHERE id = $1", &[&id.0], |r| Ok((VillageId(r.try_get(0)?), r.try_get(1)?)))
+            .await
     }
     async fn resident(&mut self, id: ResidentId) -> Result<Option<(VillageId, ResidentRecord)>> {
-        self.one("SELECT village_id, record FROM residents WHERE id = $1", &[&id.0], |r| Ok((VillageId(r.try_get(0)?), json(r, 1)?)))
-            .await
+        self.one("SELECT village_id, record FROM residents WHERE id = $1", &[&id.0], |r| Ok((VillageId(r.try_get(0)?), json(r, 1)?))).await
     }
     async fn upsert_resident(&mut self, village: VillageId, r: &ResidentRecord, now: DateTime<Utc>) -> Result<()> {
         self.exec(
@@ -575,11 +570,9 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
     async fn revisions(&mut self, id: ApplicationId) -> Result<Vec<StoredRevision>> {
-        self.all(
-            "SELECT received_at, record FROM application_revisions WHERE application_id = $1 ORDER BY revision",
-            &[&id.0],
-            |r| Ok(StoredRevision { received_at: r.try_get(0)?, record: json(r, 1)? }),
-        )
+        self.all("SELECT received_at, record FROM application_revisions WHERE application_id = $1 ORDER BY revision", &[&id.0], |r| {
+            Ok(StoredRevision { received_at: r.try_get(0)?, record: json(r, 1)? })
+        })
         .await
     }
     async fn insert_photo_refs(&mut self, app: ApplicationId, village: VillageId, hashes: &[PhotoHash]) -> Result<()> {
@@ -592,7 +585,13 @@ impl Tx for PgTx<'_> {
         .await?;
         Ok(())
     }
-    async fn inbox(&mut self, township: TownshipId, filter: &InboxFilter, after: Option<&InboxCursor>, limit: u32) -> Result<Vec<InboxRow>> {
+    async fn inbox(
+        &mut self,
+        township: TownshipId,
+        filter: &InboxFilter,
+        after: Option<&InboxCursor>,
+        limit: u32,
+    ) -> Result<Vec<InboxRow>> {
         let (sql, params) = inbox_query(township, filter, after, limit, |n| format!("${n}"));
         let params: Vec<P<'_>> = params.iter().map(param).collect();
         self.all(&sql, &params, |r| {
@@ -686,8 +685,7 @@ impl Tx for PgTx<'_> {
     /// makes each village's feed commit in seq order (gap-free for readers).
     async fn append_change(&mut self, village: VillageId, at: DateTime<Utc>, body: &ChangeBody) -> Result<i64> {
         let seq = self.id("UPDATE villages SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq", &[&village.0]).await?;
-        self.exec("INSERT INTO changes (village_id, seq, at, body) VALUES ($1, $2, $3, $4)", &[&village.0, &seq, &at, &Json(body)])
-            .await?;
+        self.exec("INSERT INTO changes (village_id, seq, at, body) VALUES ($1, $2, $3, $4)", &[&village.0, &seq, &at, &Json(body)]).await?;
         Ok(seq)
     }
     async fn changes(&mut self, village: VillageId, after: i64, limit: u32) -> Result<Vec<Change>> {

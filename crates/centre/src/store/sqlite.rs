@@ -248,11 +248,7 @@ fn staff_row(r: &Row) -> rusqlite::Result<Staff> {
 
 fn device_row(r: &Row) -> rusqlite::Result<DeviceRow> {
     Ok(DeviceRow {
-        auth: DeviceAuth {
-            device_id: DeviceId(uuid_col(r, 0)?),
-            village_id: VillageId(r.get(1)?),
-            township_id: TownshipId(r.get(2)?),
-        },
+        auth: DeviceAuth { device_id: DeviceId(uuid_col(r, 0)?), village_id: VillageId(r.get(1)?), township_id: TownshipId(r.get(2)?) },
         revoked: r.get::<_, Option<DateTime<Utc>>>(3)?.is_some(),
     })
 }
@@ -322,11 +318,9 @@ impl SqliteTx<'_> {
     }
 
     fn load_items(&self, mut app: ApplicationState) -> Result<ApplicationState> {
-        let statuses = self.all(
-            "SELECT status FROM application_items WHERE application_id = ?1 ORDER BY pos",
-            [app.id.0],
-            |r| parsed(r, 0, ItemStatus::parse),
-        )?;
+        let statuses = self.all("SELECT status FROM application_items WHERE application_id = ?1 ORDER BY pos", [app.id.0], |r| {
+            parsed(r, 0, ItemStatus::parse)
+        })?;
         for ((_, s), stored) in app.items.iter_mut().zip(statuses) {
             *s = stored;
         }
@@ -384,7 +378,14 @@ impl Tx for SqliteTx<'_> {
         )
     }
 
-    async fn insert_enrolment_code(&mut self, hash: &str, village: VillageId, by: StaffId, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()> {
+    async fn insert_enrolment_code(
+        &mut self,
+        hash: &str,
+        village: VillageId,
+        by: StaffId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
         self.exec(
             "INSERT INTO enrolment_codes (code_hash, village_id, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![hash, village.0, by.0, now, expires_at],
@@ -587,11 +588,9 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
     async fn revisions(&mut self, id: ApplicationId) -> Result<Vec<StoredRevision>> {
-        self.all(
-            "SELECT received_at, record FROM application_revisions WHERE application_id = ?1 ORDER BY revision",
-            [id.0],
-            |r| Ok(StoredRevision { received_at: r.get(0)?, record: json_col(r, 1)? }),
-        )
+        self.all("SELECT received_at, record FROM application_revisions WHERE application_id = ?1 ORDER BY revision", [id.0], |r| {
+            Ok(StoredRevision { received_at: r.get(0)?, record: json_col(r, 1)? })
+        })
     }
     async fn insert_photo_refs(&mut self, app: ApplicationId, village: VillageId, hashes: &[PhotoHash]) -> Result<()> {
         for h in hashes {
@@ -602,7 +601,13 @@ impl Tx for SqliteTx<'_> {
         }
         Ok(())
     }
-    async fn inbox(&mut self, township: TownshipId, filter: &InboxFilter, after: Option<&InboxCursor>, limit: u32) -> Result<Vec<InboxRow>> {
+    async fn inbox(
+        &mut self,
+        township: TownshipId,
+        filter: &InboxFilter,
+        after: Option<&InboxCursor>,
+        limit: u32,
+    ) -> Result<Vec<InboxRow>> {
         let (sql, params) = inbox_query(township, filter, after, limit, |n| format!("?{n}"));
         self.all(&sql, rusqlite::params_from_iter(params.iter()), |r| {
             Ok(InboxRow {
@@ -706,14 +711,7 @@ impl Tx for SqliteTx<'_> {
     async fn insert_audit(&mut self, e: &AuditEntry) -> Result<()> {
         self.exec(
             "INSERT INTO audit_log (at, township_id, actor, application_id, action, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                e.at,
-                e.township_id.0,
-                serde_json::to_string(&e.actor)?,
-                e.application_id.map(|a| a.0),
-                e.action,
-                e.detail.to_string()
-            ],
+            params![e.at, e.township_id.0, serde_json::to_string(&e.actor)?, e.application_id.map(|a| a.0), e.action, e.detail.to_string()],
         )?;
         Ok(())
     }

@@ -46,7 +46,8 @@ pub(crate) struct Window {
 /// The staff web UI's row primitives, inside one transaction.
 #[async_trait]
 pub(crate) trait StaffTx: Send {
-    async fn insert_staff_session(&mut self, token_hash: &str, staff: StaffId, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()>;
+    async fn insert_staff_session(&mut self, token_hash: &str, staff: StaffId, now: DateTime<Utc>, expires_at: DateTime<Utc>)
+        -> Result<()>;
     /// Remove sessions past their end or idle since before `idle_since`.
     async fn purge_staff_sessions(&mut self, now: DateTime<Utc>, idle_since: DateTime<Utc>) -> Result<()>;
     async fn staff_session(&mut self, token_hash: &str) -> Result<Option<StaffSession>>;
@@ -69,7 +70,14 @@ pub(crate) trait StaffTx: Send {
     async fn township_audit(&mut self, township: TownshipId, before: Option<i64>, limit: u32) -> Result<Vec<(i64, AuditEntry)>>;
 }
 
-fn audit(township: TownshipId, by: StaffId, app: Option<ApplicationId>, action: &str, detail: serde_json::Value, at: DateTime<Utc>) -> AuditEntry {
+fn audit(
+    township: TownshipId,
+    by: StaffId,
+    app: Option<ApplicationId>,
+    action: &str,
+    detail: serde_json::Value,
+    at: DateTime<Utc>,
+) -> AuditEntry {
     AuditEntry { at, township_id: township, actor: Actor::Staff { id: by }, application_id: app, action: action.into(), detail }
 }
 
@@ -97,17 +105,25 @@ pub(crate) async fn start_staff_session(
 }
 
 /// The session if it is still alive under `policy` and its account is active.
-pub(crate) async fn staff_session(tx: &mut dyn Tx, token_hash: &str, policy: SessionPolicy, now: DateTime<Utc>) -> Result<Option<StaffSession>> {
-    Ok(tx
-        .staff_session(token_hash)
-        .await?
-        .filter(|s| s.staff.active && now < s.expires_at && now < s.last_seen_at + policy.idle))
+pub(crate) async fn staff_session(
+    tx: &mut dyn Tx,
+    token_hash: &str,
+    policy: SessionPolicy,
+    now: DateTime<Utc>,
+) -> Result<Option<StaffSession>> {
+    Ok(tx.staff_session(token_hash).await?.filter(|s| s.staff.active && now < s.expires_at && now < s.last_seen_at + policy.idle))
 }
 
 // ---------------------------------------------------------------- staff accounts
 
 /// A township admin creates an account in their own township.
-pub(crate) async fn insert_staff_by(tx: &mut dyn Tx, by: StaffId, new: &NewStaff, password_hash: &str, now: DateTime<Utc>) -> Result<StaffId> {
+pub(crate) async fn insert_staff_by(
+    tx: &mut dyn Tx,
+    by: StaffId,
+    new: &NewStaff,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffId> {
     let admin = acting_staff(tx, by).await?;
     if admin.role != Role::TownshipAdmin {
         return Err(refuse(ErrorCode::Forbidden, "只有镇管理员可以添加工作人员 / only a township admin may add staff"));
@@ -173,7 +189,13 @@ fn working_days_between(rules: &Rules, from: NaiveDate, to: NaiveDate) -> u32 {
     from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| rules.calendar.is_working_day(*d)).count() as u32
 }
 
-pub(crate) async fn statistics(tx: &mut dyn Tx, rules: &Rules, township: TownshipId, period: StatsPeriod, now: DateTime<Utc>) -> Result<Statistics> {
+pub(crate) async fn statistics(
+    tx: &mut dyn Tx,
+    rules: &Rules,
+    township: TownshipId,
+    period: StatsPeriod,
+    now: DateTime<Utc>,
+) -> Result<Statistics> {
     let (w, today) = (Window::from(period), china_date(now));
     let approvals = tx
         .stats_approvals(township, w)

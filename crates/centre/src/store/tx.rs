@@ -9,8 +9,8 @@
 //! has a single writer, so every write transaction is already serial).
 
 use crate::store::error::Result;
-use async_trait::async_trait;
 use crate::store::model::*;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use daiban_proto::catalogue::{Catalogue, L10n};
 use daiban_proto::record::{DeliveryRecord, RatingRecord};
@@ -76,14 +76,7 @@ pub(crate) trait Tx: crate::store::staff_ops::StaffTx + crate::store::retention_
     ) -> Result<()>;
     async fn enrolment_code_for_update(&mut self, hash: &str) -> Result<Option<EnrolmentCodeRow>>;
     async fn use_enrolment_code(&mut self, id: i64, device: DeviceId, now: DateTime<Utc>) -> Result<()>;
-    async fn insert_device(
-        &mut self,
-        id: DeviceId,
-        village: VillageId,
-        name: &str,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
+    async fn insert_device(&mut self, id: DeviceId, village: VillageId, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<()>;
     async fn device_by_token_hash(&mut self, hash: &str) -> Result<Option<DeviceRow>>;
     async fn device(&mut self, id: DeviceId) -> Result<Option<DeviceRow>>;
     async fn devices_of(&mut self, township: TownshipId) -> Result<Vec<DeviceInfo>>;
@@ -114,13 +107,8 @@ pub(crate) trait Tx: crate::store::staff_ops::StaffTx + crate::store::retention_
     async fn insert_revision(&mut self, r: &ApplicationRecord, event: EventId, now: DateTime<Utc>) -> Result<()>;
     async fn revisions(&mut self, id: ApplicationId) -> Result<Vec<StoredRevision>>;
     async fn insert_photo_refs(&mut self, app: ApplicationId, village: VillageId, hashes: &[PhotoHash]) -> Result<()>;
-    async fn inbox(
-        &mut self,
-        township: TownshipId,
-        filter: &InboxFilter,
-        after: Option<&InboxCursor>,
-        limit: u32,
-    ) -> Result<Vec<InboxRow>>;
+    async fn inbox(&mut self, township: TownshipId, filter: &InboxFilter, after: Option<&InboxCursor>, limit: u32)
+        -> Result<Vec<InboxRow>>;
 
     // --- delivery and rating
     async fn insert_delivery(&mut self, t: &DeliveryTask, village: VillageId, now: DateTime<Utc>) -> Result<()>;

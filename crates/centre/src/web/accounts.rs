@@ -5,7 +5,7 @@ use crate::api::AppState;
 use crate::store::{NewStaff, Role, StoreError};
 use crate::web::auth::Me;
 use crate::web::error::{WebError, WebResult};
-use crate::web::layout::{alert, csrf, notice, frame, Nav};
+use crate::web::layout::{alert, csrf, frame, notice, Nav};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -94,11 +94,18 @@ pub async fn create(State(state): State<AppState>, me: Me, Form(f): Form<Account
     let refused = |status: StatusCode, message: String| (status, message);
     let outcome = match Role::parse(&f.role) {
         None => Err(refused(StatusCode::UNPROCESSABLE_ENTITY, "请选择角色 / choose a role".to_string())),
-        Some(_) if f.password.chars().count() < MIN_PASSWORD => {
-            Err(refused(StatusCode::UNPROCESSABLE_ENTITY, format!("密码至少{MIN_PASSWORD}位 / the password needs at least {MIN_PASSWORD} characters")))
-        }
+        Some(_) if f.password.chars().count() < MIN_PASSWORD => Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("密码至少{MIN_PASSWORD}位 / the password needs at least {MIN_PASSWORD} characters"),
+        )),
         Some(role) => {
-            let new = NewStaff { township_id: me.staff.township_id, username: f.username.clone(), display_name: f.display_name.clone(), role, password: f.password.clone() };
+            let new = NewStaff {
+                township_id: me.staff.township_id,
+                username: f.username.clone(),
+                display_name: f.display_name.clone(),
+                role,
+                password: f.password.clone(),
+            };
             match state.store.add_staff(me.staff.id, new).await {
                 Ok(_) => Ok(()),
                 Err(StoreError::Refused(r)) => Err(refused(crate::api::error::status_of(r.code), r.message)),

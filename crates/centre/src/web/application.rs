@@ -13,13 +13,13 @@
 //! refers to them, never cached by shared proxies.
 
 use crate::api::AppState;
-use crate::store::{ApplicationState, AuditEntry, Actor, StoreError, StoredRevision};
+use crate::store::{Actor, ApplicationState, AuditEntry, StoreError, StoredRevision};
 use crate::web::auth::Me;
 use crate::web::diff::{diff, RevisionDiff};
 use crate::web::error::{WebError, WebResult};
 use crate::web::i18n::Lang;
 use crate::web::inbox::{due_note, items_label, today};
-use crate::web::layout::{alert, csrf, date, notice, frame, status_badge, time, Nav};
+use crate::web::layout::{alert, csrf, date, frame, notice, status_badge, time, Nav};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -179,11 +179,8 @@ pub async fn photo(State(state): State<AppState>, me: Me, Path(hash): Path<Strin
     }
     let bytes = state.blobs.get(&hash).await?.ok_or_else(missing)?;
     let content_type = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") { "image/png" } else { "image/jpeg" };
-    let headers = [
-        (header::CONTENT_TYPE, content_type),
-        (header::CACHE_CONTROL, "private, no-store"),
-        (header::CONTENT_DISPOSITION, "inline"),
-    ];
+    let headers =
+        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "private, no-store"), (header::CONTENT_DISPOSITION, "inline")];
     Ok((headers, bytes).into_response())
 }
 
@@ -257,7 +254,8 @@ fn render(me: &Me, v: &View, revealed: Option<&IdNumber>, draft: Option<&Draft>,
 fn done_text(lang: Lang, action: &str) -> &'static str {
     match action {
         "accept" => lang.t("已受理,办结期限从今天起算。", "Accepted; the time limit runs from today."),
-        "return" => lang.t("已退回补正,代办员下次同步时会收到原因和需补材料。", "Returned; the agent gets the reason and materials on the next sync."),
+        "return" => lang
+            .t("已退回补正,代办员下次同步时会收到原因和需补材料。", "Returned; the agent gets the reason and materials on the next sync."),
         "reject" => lang.t("已作出不予受理/不予批准决定。", "Rejected."),
         "approve" => lang.t("已办结(准予)。", "Approved."),
         "result_ready" => lang.t("已出件。", "Result ready."),
@@ -407,7 +405,8 @@ fn viewer(lang: Lang, v: &View, id: &str, p: &PhotoRef, caption: &str, is_new: b
 
 fn photos(lang: Lang, v: &View, latest: &ApplicationRecord, changes: Option<&RevisionDiff>) -> Markup {
     let c = v.catalogue.as_ref();
-    let added: BTreeSet<PhotoHash> = changes.map(|d| d.materials.iter().flat_map(|m| m.added.iter().map(|p| p.hash)).collect()).unwrap_or_default();
+    let added: BTreeSet<PhotoHash> =
+        changes.map(|d| d.materials.iter().flat_map(|m| m.added.iter().map(|p| p.hash)).collect()).unwrap_or_default();
     html! {
         section.card #photos {
             h2 { (lang.t("材料照片", "Photos")) }
@@ -428,7 +427,8 @@ fn photos(lang: Lang, v: &View, latest: &ApplicationRecord, changes: Option<&Rev
 fn diff_list(lang: Lang, v: &View, d: &RevisionDiff) -> Markup {
     let c = v.catalogue.as_ref();
     let label = |key: &str| {
-        c.and_then(|c| c.items.iter().flat_map(|i| i.fields.iter()).find(|f| f.key == key)).map_or(key.to_string(), |f| lang.l(&f.label).to_string())
+        c.and_then(|c| c.items.iter().flat_map(|i| i.fields.iter()).find(|f| f.key == key))
+            .map_or(key.to_string(), |f| lang.l(&f.label).to_string())
     };
     let empty = lang.t("(空)", "(empty)");
     html! {
@@ -620,22 +620,37 @@ fn describe(lang: Lang, v: &View, e: &AuditEntry) -> String {
     let item = |key: &str| e.detail.get(key).and_then(|x| x.as_str()).map(|code| item_name(lang, c, code)).unwrap_or_default();
     let decision = e.detail.get("decision").and_then(|d| serde_json::from_value::<Decision>(d.clone()).ok());
     match (e.action.as_str(), decision) {
-        ("submitted", _) => format!("{}{}", lang.t("提交申请,修订", "submitted revision "), e.detail.get("revision").and_then(|r| r.as_u64()).unwrap_or(0)),
+        ("submitted", _) => {
+            format!("{}{}", lang.t("提交申请,修订", "submitted revision "), e.detail.get("revision").and_then(|r| r.as_u64()).unwrap_or(0))
+        }
         (_, Some(Decision::Accept)) => lang.t("受理", "accepted").into(),
         (_, Some(Decision::Return { reason, materials })) => {
             let names: Vec<String> = materials.iter().map(|m| material_name(lang, c, m)).collect();
             format!("{}{}{}{}", lang.t("退回补正:", "returned: "), reason.as_str(), lang.t(";需补:", "; materials: "), names.join("、"))
         }
-        (_, Some(Decision::Reject { item, reason })) => format!("{}{}:{}", lang.t("不予批准 ", "rejected "), item_name(lang, c, &item), reason.as_str()),
+        (_, Some(Decision::Reject { item, reason })) => {
+            format!("{}{}:{}", lang.t("不予批准 ", "rejected "), item_name(lang, c, &item), reason.as_str())
+        }
         (_, Some(Decision::Approve { item })) => format!("{}{}", lang.t("准予/办结 ", "approved "), item_name(lang, c, &item)),
-        (_, Some(Decision::ResultReady { item, mode })) => format!("{}{}({})", lang.t("出件 ", "result ready "), item_name(lang, c, &item), lang.l(&mode.label())),
-        (_, Some(Decision::Delivered { item })) => format!("{}{}", lang.t("在中心领取 ", "collected at the centre "), item_name(lang, c, &item)),
+        (_, Some(Decision::ResultReady { item, mode })) => {
+            format!("{}{}({})", lang.t("出件 ", "result ready "), item_name(lang, c, &item), lang.l(&mode.label()))
+        }
+        (_, Some(Decision::Delivered { item })) => {
+            format!("{}{}", lang.t("在中心领取 ", "collected at the centre "), item_name(lang, c, &item))
+        }
         ("delivered", _) => format!("{}{}", lang.t("送达到家 ", "delivered home "), item("item")),
         ("rated", _) => {
             let score = e.detail.get("score").and_then(|s| s.as_u64()).and_then(|s| daiban_proto::Rating::from_score(s as u8));
-            format!("{}{}:{}", lang.t("居民评价 ", "rated "), item("item"), score.map_or("?".to_string(), |r| lang.l(&r.label()).to_string()))
+            format!(
+                "{}{}:{}",
+                lang.t("居民评价 ", "rated "),
+                item("item"),
+                score.map_or("?".to_string(), |r| lang.l(&r.label()).to_string())
+            )
         }
-        ("rating.follow_up", _) => format!("{}{}", lang.t("差评整改:", "bad rating followed up: "), e.detail.get("note").and_then(|n| n.as_str()).unwrap_or("")),
+        ("rating.follow_up", _) => {
+            format!("{}{}", lang.t("差评整改:", "bad rating followed up: "), e.detail.get("note").and_then(|n| n.as_str()).unwrap_or(""))
+        }
         (other, _) => other.to_string(),
     }
 }

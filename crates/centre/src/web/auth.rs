@@ -180,7 +180,13 @@ fn login_form(lang: Lang, token: &str, username: &str, next: Option<&str>, messa
 }
 
 /// `GET /staff/login`
-pub async fn login_page(State(state): State<AppState>, lang: Lang, jar: CookieJar, headers: HeaderMap, q: axum::extract::Query<LoginQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    jar: CookieJar,
+    headers: HeaderMap,
+    q: axum::extract::Query<LoginQuery>,
+) -> Response {
     let token = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string()).unwrap_or_else(random_token);
     let message = if q.expired.is_some() {
         Some((true, lang.t("登录已过期,请重新登录。", "Your session has expired; please log in again.")))
@@ -195,7 +201,13 @@ pub async fn login_page(State(state): State<AppState>, lang: Lang, jar: CookieJa
 }
 
 /// `POST /staff/login`
-pub async fn login(State(state): State<AppState>, lang: Lang, jar: CookieJar, headers: HeaderMap, Form(f): Form<LoginForm>) -> WebResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    lang: Lang,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> WebResult<Response> {
     let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string());
     if !expected.as_deref().is_some_and(|e| same(e, &f.csrf)) {
         return Err(WebError::forbidden(

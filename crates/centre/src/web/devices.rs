@@ -12,7 +12,7 @@ use crate::store::{NewEnrolmentCode, Role, VillageId};
 use crate::web::auth::Me;
 use crate::web::error::{WebError, WebResult};
 use crate::web::i18n::Lang;
-use crate::web::layout::{self, csrf, notice, frame, time, Nav};
+use crate::web::layout::{self, csrf, frame, notice, time, Nav};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -61,7 +61,13 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn render(me: &Me, state_villages: &[crate::store::Village], devices: &[crate::store::DeviceInfo], created: Option<(&NewEnrolmentCode, String)>, done: Option<&str>) -> Markup {
+fn render(
+    me: &Me,
+    state_villages: &[crate::store::Village],
+    devices: &[crate::store::DeviceInfo],
+    created: Option<(&NewEnrolmentCode, String)>,
+    done: Option<&str>,
+) -> Markup {
     let lang = me.lang;
     let admin = me.staff.role == Role::TownshipAdmin;
     let village_name = |id: VillageId| state_villages.iter().find(|v| v.id == id).map_or(id.to_string(), |v| lang.l(&v.name).to_string());
@@ -177,7 +183,10 @@ mod tests {
 
     #[test]
     fn enrolment_links_carry_centre_and_code() {
-        assert_eq!(enrolment_link("http://192.168.1.10:8080/", "K7PQ-2M9X", None), "daiban://enrol?centre=http%3A%2F%2F192.168.1.10%3A8080&code=K7PQ-2M9X");
+        assert_eq!(
+            enrolment_link("http://192.168.1.10:8080/", "K7PQ-2M9X", None),
+            "daiban://enrol?centre=http%3A%2F%2F192.168.1.10%3A8080&code=K7PQ-2M9X"
+        );
         assert_eq!(
             enrolment_link("https://10.0.0.2", "K7PQ-2M9X", Some("sha256:ab12")),
             "daiban://enrol?centre=https%3A%2F%2F10.0.0.2&code=K7PQ-2M9X&pin=sha256%3Aab12"

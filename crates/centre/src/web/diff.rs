@@ -58,7 +58,12 @@ pub fn diff(before: &ApplicationRecord, after: &ApplicationRecord) -> RevisionDi
             let removed: Vec<PhotoRef> = bp.iter().filter(|p| !ap.iter().any(|q| q.hash == p.hash)).cloned().collect();
             let (rb, ra) = (b.and_then(|m| m.reused_from), a.and_then(|m| m.reused_from));
             let reuse = (rb != ra).then_some((rb, ra));
-            (!added.is_empty() || !removed.is_empty() || reuse.is_some()).then(|| MaterialChange { code: code.clone(), added, removed, reuse })
+            (!added.is_empty() || !removed.is_empty() || reuse.is_some()).then(|| MaterialChange {
+                code: code.clone(),
+                added,
+                removed,
+                reuse,
+            })
         })
         .collect();
     let text = |r: &ApplicationRecord| r.note.as_ref().map(|n| n.as_str().to_string());
@@ -113,7 +118,10 @@ mod tests {
         let keys: Vec<_> = d.fields.iter().map(|f| (f.key.as_str(), f.before.as_deref(), f.after.as_deref())).collect();
         assert_eq!(keys, [("bank", None, Some("6222")), ("phone", Some("13800000000"), Some("13900000000")), ("remark", Some("x"), None)]);
         assert_eq!(d.materials.len(), 2, "{:?}", d.materials);
-        assert_eq!((d.materials[0].code.as_str(), d.materials[0].added.clone(), d.materials[0].removed.clone()), ("id_card", vec![photo("back-sharp")], vec![photo("back-blurred")]));
+        assert_eq!(
+            (d.materials[0].code.as_str(), d.materials[0].added.clone(), d.materials[0].removed.clone()),
+            ("id_card", vec![photo("back-sharp")], vec![photo("back-blurred")])
+        );
         assert_eq!(d.materials[1].reuse, Some((None, Some(earlier))));
         assert_eq!(d.note, Some((None, Some("重拍了身份证反面".into()))));
         assert!(diff(&r1, &r1).is_empty());

@@ -87,7 +87,13 @@ impl InboxQuery {
     /// This query's URL with another cursor (`None`: first page).
     fn url(&self, after: Option<&InboxCursor>) -> String {
         let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [("status", &self.status), ("village", &self.village), ("item", &self.item), ("device", &self.device), ("overdue", &self.overdue)] {
+        for (k, v) in [
+            ("status", &self.status),
+            ("village", &self.village),
+            ("item", &self.item),
+            ("device", &self.device),
+            ("overdue", &self.overdue),
+        ] {
             if !v.is_empty() {
                 q.append_pair(k, v);
             }
@@ -146,7 +152,8 @@ pub async fn page(State(state): State<AppState>, me: Me, Query(q): Query<InboxQu
     let catalogue = state.store.catalogue(township, None).await?;
     let villages = state.store.villages(township).await?;
     let device_list = state.store.devices(township).await?;
-    let devices: HashMap<DeviceId, String> = device_list.iter().map(|d| (d.id, format!("{} · {}", d.name, me.lang.l(&d.village_name)))).collect();
+    let devices: HashMap<DeviceId, String> =
+        device_list.iter().map(|d| (d.id, format!("{} · {}", d.name, me.lang.l(&d.village_name)))).collect();
     let lang = me.lang;
     let today = today();
     let selected = |a: &str, b: &str| a == b;

@@ -13,7 +13,7 @@ use crate::store::{Approval, InboxFilter, RatingCount, Statistics, StatsPeriod, 
 use crate::web::auth::Me;
 use crate::web::error::{WebError, WebResult};
 use crate::web::i18n::Lang;
-use crate::web::layout::{self, alert, csrf, date, notice, frame, time, Nav};
+use crate::web::layout::{self, alert, csrf, date, frame, notice, time, Nav};
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -352,10 +352,24 @@ pub async fn csv(State(state): State<AppState>, me: Me, Query(q): Query<PeriodQu
     let (village_keys, item_keys) = report.keys();
     let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     let header = [
-        "村 / Village", "事项 / Item", "件数 / Items", "审核中 / Pending", "逾期未办 / Overdue", "已办结 / Approved", "不予批准 / Rejected",
-        "按时办结率 / On time", "办理时长中位数(工作日) / Median working days", "办理时长P90(工作日) / P90 working days",
-        "办理时长中位数(小时) / Median hours", "办理时长P90(小时) / P90 hours", "评价数 / Ratings",
-        "非常满意 / Very satisfied", "满意 / Satisfied", "基本满意 / Fairly satisfied", "不满意 / Dissatisfied", "非常不满意 / Very dissatisfied",
+        "村 / Village",
+        "事项 / Item",
+        "件数 / Items",
+        "审核中 / Pending",
+        "逾期未办 / Overdue",
+        "已办结 / Approved",
+        "不予批准 / Rejected",
+        "按时办结率 / On time",
+        "办理时长中位数(工作日) / Median working days",
+        "办理时长P90(工作日) / P90 working days",
+        "办理时长中位数(小时) / Median hours",
+        "办理时长P90(小时) / P90 hours",
+        "评价数 / Ratings",
+        "非常满意 / Very satisfied",
+        "满意 / Satisfied",
+        "基本满意 / Fairly satisfied",
+        "不满意 / Dissatisfied",
+        "非常不满意 / Very dissatisfied",
     ];
     let write_err = |e: csv::Error| WebError::from(StoreError::backend(e));
     out.write_record(header).map_err(write_err)?;
@@ -366,7 +380,13 @@ pub async fn csv(State(state): State<AppState>, me: Me, Query(q): Query<PeriodQu
                 continue;
             }
             let (on_time, md, pd, mh, ph) = match &s.timing {
-                Some(t) => (pct(t.on_time_rate()), t.median_days.to_string(), t.p90_days.to_string(), one_decimal(t.median_hours), one_decimal(t.p90_hours)),
+                Some(t) => (
+                    pct(t.on_time_rate()),
+                    t.median_days.to_string(),
+                    t.p90_days.to_string(),
+                    one_decimal(t.median_hours),
+                    one_decimal(t.p90_hours),
+                ),
                 None => Default::default(),
             };
             let mut row = vec![
@@ -390,11 +410,8 @@ pub async fn csv(State(state): State<AppState>, me: Me, Query(q): Query<PeriodQu
     }
     let bytes = out.into_inner().map_err(|e| WebError::from(StoreError::backend(e.into_error())))?;
     let p = q.period()?;
-    let name = format!(
-        "daiban-stats-{}-{}.csv",
-        p.from.map_or("start".into(), |d| d.to_string()),
-        p.to.map_or("today".into(), |d| d.to_string())
-    );
+    let name =
+        format!("daiban-stats-{}-{}.csv", p.from.map_or("start".into(), |d| d.to_string()), p.to.map_or("today".into(), |d| d.to_string()));
     let headers = [
         (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
         (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
@@ -426,7 +443,9 @@ pub async fn follow_up(State(state): State<AppState>, me: Me, Form(f): Form<Foll
         Err(e) => Err((StatusCode::UNPROCESSABLE_ENTITY, e)),
         Ok(note) => match state.store.follow_up_rating(me.staff.id, app, f.item.clone(), note).await {
             Ok(()) => Ok(()),
-            Err(StoreError::Refused(r)) if r.code == daiban_proto::sync::ErrorCode::NotFound => return Err(WebError::from(StoreError::Refused(r))),
+            Err(StoreError::Refused(r)) if r.code == daiban_proto::sync::ErrorCode::NotFound => {
+                return Err(WebError::from(StoreError::Refused(r)))
+            }
             Err(StoreError::Refused(r)) => Err((crate::api::error::status_of(r.code), r.message)),
             Err(e) => return Err(e.into()),
         },
@@ -447,7 +466,13 @@ mod tests {
 
     fn report() -> Report {
         let (a, b) = (VillageId(1), VillageId(2));
-        let approval = |v, item: &str, days, on_time| Approval { village_id: v, item: item.into(), hours: f64::from(days) * 24.0, working_days: days, on_time };
+        let approval = |v, item: &str, days, on_time| Approval {
+            village_id: v,
+            item: item.into(),
+            hours: f64::from(days) * 24.0,
+            working_days: days,
+            on_time,
+        };
         Report::new(Statistics {
             today: "2026-11-20".parse().unwrap(),
             applications: vec![

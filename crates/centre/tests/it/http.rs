@@ -46,7 +46,17 @@ impl Centre {
         let server = tokio::spawn(api::serve(listener, state, async {
             let _ = stopped.await;
         }));
-        Self { base, world, photos, uploads, http: reqwest::Client::new(), stop: Some(stop), server: Some(server), _dir: dir, _store: store }
+        Self {
+            base,
+            world,
+            photos,
+            uploads,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+            _store: store,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -130,10 +140,15 @@ async fn enrol_push_pull_round_trip() {
     assert!(matches!(page.changes[0].body, ChangeBody::Catalogue { .. }));
     assert!(matches!(page.changes[1].body, ChangeBody::Received { application_id, revision: 1 } if application_id == a.id));
     assert_eq!((page.cursor, page.more), (2, false));
-    let ret = Decision::Return { reason: daiban_proto::text::Remark::parse("户口簿本人页缺失").unwrap(), materials: vec!["household_register".into()] };
+    let ret = Decision::Return {
+        reason: daiban_proto::text::Remark::parse("户口簿本人页缺失").unwrap(),
+        materials: vec!["household_register".into()],
+    };
     c.world.store.decide(c.world.reviewer, a.id, 1, ret.clone()).await.unwrap();
     let next = c.pull(&dev.token, page.cursor).await;
-    assert!(matches!(&next.changes[..], [ch] if matches!(&ch.body, ChangeBody::Decision { decision, by, .. } if *decision == ret && by == "李审核")));
+    assert!(
+        matches!(&next.changes[..], [ch] if matches!(&ch.body, ChangeBody::Decision { decision, by, .. } if *decision == ret && by == "李审核"))
+    );
     assert_eq!(next.cursor, 3);
 
     let missing: PhotosMissingResponse = ok_json(
@@ -174,7 +189,9 @@ async fn auth_failures() {
 
     // another village's device may not touch this village's resident
     let resp: PushResponse = ok_json(c.push(&other.token, &[upsert(&r)]).await).await;
-    assert!(matches!(&resp.outcomes[0].result, EventResult::Rejected { code: ErrorCode::Forbidden, message } if message.contains("其他村")));
+    assert!(
+        matches!(&resp.outcomes[0].result, EventResult::Rejected { code: ErrorCode::Forbidden, message } if message.contains("其他村"))
+    );
     assert!(c.pull(&other.token, 0).await.changes.iter().all(|ch| matches!(ch.body, ChangeBody::Catalogue { .. })));
 
     // revocation takes effect on the very next request
@@ -294,7 +311,11 @@ async fn sync_answers_are_gzipped_for_clients_that_ask_and_staff_pages_are_not()
     let raw = reqwest::Client::builder().no_gzip().build().unwrap();
     let pull = |gzip: bool| {
         let r = raw.get(c.url("/api/v1/changes?after=0")).header(PROTOCOL_HEADER, "1").bearer_auth(&dev.token);
-        if gzip { r.header("accept-encoding", "gzip") } else { r }
+        if gzip {
+            r.header("accept-encoding", "gzip")
+        } else {
+            r
+        }
     };
     let plain = pull(false).send().await.unwrap();
     assert!(plain.headers().get("content-encoding").is_none());

@@ -2,8 +2,8 @@
 //! HTTP sync API against a real server on 127.0.0.1:0, tus uploads (including a real
 //! third-party tus client), the OpenAPI document.
 
+mod http;
 mod story;
 mod support;
-mod http;
 mod tus;
 mod tuspy;

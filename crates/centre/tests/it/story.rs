@@ -40,10 +40,19 @@ async fn enrolment_and_revocation(store: Arc<dyn Store>) {
     let again = s.enrol(EnrolRequest { code: code.code.clone(), device_name: "第二台".into(), device_key: None }).await;
     assert_eq!(code_of(again), ErrorCode::EnrolmentCode, "a code works once");
     let expired = s.create_enrolment_code(w.admin, w.village_a, Duration::seconds(-1)).await.unwrap();
-    assert_eq!(code_of(s.enrol(EnrolRequest { code: expired.code, device_name: "x".into(), device_key: None }).await), ErrorCode::EnrolmentCode);
-    assert_eq!(code_of(s.enrol(EnrolRequest { code: "NOPE-NOPE".into(), device_name: "x".into(), device_key: None }).await), ErrorCode::EnrolmentCode);
+    assert_eq!(
+        code_of(s.enrol(EnrolRequest { code: expired.code, device_name: "x".into(), device_key: None }).await),
+        ErrorCode::EnrolmentCode
+    );
+    assert_eq!(
+        code_of(s.enrol(EnrolRequest { code: "NOPE-NOPE".into(), device_name: "x".into(), device_key: None }).await),
+        ErrorCode::EnrolmentCode
+    );
     let blank_name = s.create_enrolment_code(w.admin, w.village_a, Duration::hours(1)).await.unwrap();
-    assert_eq!(code_of(s.enrol(EnrolRequest { code: blank_name.code, device_name: "  ".into(), device_key: None }).await), ErrorCode::Validation);
+    assert_eq!(
+        code_of(s.enrol(EnrolRequest { code: blank_name.code, device_name: "  ".into(), device_key: None }).await),
+        ErrorCode::Validation
+    );
 
     assert_eq!(code_of(s.create_enrolment_code(w.reviewer, w.village_a, Duration::hours(1)).await), ErrorCode::Forbidden);
     assert_eq!(code_of(s.create_enrolment_code(w.other_admin, w.village_a, Duration::hours(1)).await), ErrorCode::NotFound);
@@ -69,7 +78,10 @@ async fn enrolment_with_a_device_key_is_idempotent(store: Arc<dyn Store>) {
     let s = w.store.as_ref();
     let key = format!("dbn_{}", "7f".repeat(32));
     let other_key = format!("dbn_{}", "a3".repeat(32));
-    let ask = |code: &str, key: &str| EnrolRequest { code: code.into(), device_name: "王家村代办员的手机".into(), device_key: Some(key.into()) };
+    let ask =
+        |code: &str, key: &str| EnrolRequest {
+            code: code.into(), device_name: "王家村代办员的手机".into(), device_key: Some(key.into())
+        };
     let code = s.create_enrolment_code(w.admin, w.village_a, Duration::hours(1)).await.unwrap();
     let first = s.enrol(ask(&code.code, &key)).await.unwrap();
     assert_eq!(first.token, key, "the phone's key is the token");
@@ -122,7 +134,8 @@ async fn push_is_idempotent(store: Arc<dyn Store>) {
     // the phone lost the acknowledgement and sends the same events again
     push_ok(s, dev, &[e1, e2.clone()]).await;
     assert_eq!(s.revisions(w.township, a.id).await.unwrap().len(), 1);
-    let received = s.pull(w.village_a, 0, 500).await.unwrap().changes.into_iter().filter(|c| matches!(c.body, ChangeBody::Received { .. })).count();
+    let received =
+        s.pull(w.village_a, 0, 500).await.unwrap().changes.into_iter().filter(|c| matches!(c.body, ChangeBody::Received { .. })).count();
     assert_eq!(received, 1, "one Received change, not two");
 
     // a rejected event keeps its rejection, word for word
@@ -276,9 +289,7 @@ async fn decisions_flow_to_pull_with_paging(store: Arc<dyn Store>) {
         let want = Rules::default().calendar.add_working_days(china_date(accepted), 5);
         assert_eq!(st.deadline, want, "elderly_card: 5 working days from acceptance");
     }
-    s.decide(w.reviewer, apps[0].id, 1, Decision::Reject { item: "elderly_card".into(), reason: remark("年龄不满60周岁") })
-        .await
-        .unwrap();
+    s.decide(w.reviewer, apps[0].id, 1, Decision::Reject { item: "elderly_card".into(), reason: remark("年龄不满60周岁") }).await.unwrap();
     // catalogue(1) + 4 received + 4 accepted + 1 rejected = 10 changes, pulled 3 at a time
     let (mut cursor, mut seen, mut pages) = (0, Vec::new(), 0);
     loop {
@@ -410,7 +421,11 @@ async fn catalogue_publishing(store: Arc<dyn Store>) {
     assert_eq!(s.catalogue(w.township, Some(1)).await.unwrap().unwrap().version, 1);
     // a village added later starts with the current catalogue
     let late = s
-        .create_village(w.township, daiban_centre::store::VillageCode::parse("370611101209").unwrap(), daiban_proto::catalogue::L10n::new("新村", "New"))
+        .create_village(
+            w.township,
+            daiban_centre::store::VillageCode::parse("370611101209").unwrap(),
+            daiban_proto::catalogue::L10n::new("新村", "New"),
+        )
         .await
         .unwrap();
     let first = s.pull(late, 0, 500).await.unwrap();
@@ -483,7 +498,14 @@ async fn upload_offsets_and_completion(store: Arc<dyn Store>) {
     let bytes = b"\xFF\xD8 not really a photo, the store does not look".to_vec();
     let hash = PhotoHash::of(&bytes);
     let id = daiban_centre::store::UploadId::new().to_string();
-    let upload = daiban_centre::store::Upload { id: id.clone(), device_id: device.device_id, hash, length: 300_000, offset: 0, created_at: chrono::Utc::now() };
+    let upload = daiban_centre::store::Upload {
+        id: id.clone(),
+        device_id: device.device_id,
+        hash,
+        length: 300_000,
+        offset: 0,
+        created_at: chrono::Utc::now(),
+    };
     s.create_upload(upload).await.unwrap();
     for offset in [131_072, 262_144] {
         s.set_upload_offset(&id, offset).await.unwrap();
@@ -499,7 +521,14 @@ async fn upload_offsets_and_completion(store: Arc<dyn Store>) {
     assert!(s.photos_missing(vec![hash]).await.unwrap().is_empty(), "the photo is recorded");
 
     let dropped = daiban_centre::store::UploadId::new().to_string();
-    let upload = daiban_centre::store::Upload { id: dropped.clone(), device_id: device.device_id, hash: PhotoHash::of(b"other"), length: 10, offset: 0, created_at: chrono::Utc::now() };
+    let upload = daiban_centre::store::Upload {
+        id: dropped.clone(),
+        device_id: device.device_id,
+        hash: PhotoHash::of(b"other"),
+        length: 10,
+        offset: 0,
+        created_at: chrono::Utc::now(),
+    };
     s.create_upload(upload).await.unwrap();
     s.set_upload_offset(&dropped, 5).await.unwrap();
     s.discard_upload(&dropped).await.unwrap();

@@ -3,9 +3,7 @@
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use daiban_centre::catalogue::default_catalogue;
-use daiban_centre::store::{
-    self, DatabaseUrl, DeviceAuth, NewStaff, Role, Rules, StaffId, Store, TownshipId, VillageCode, VillageId,
-};
+use daiban_centre::store::{self, DatabaseUrl, DeviceAuth, NewStaff, Role, Rules, StaffId, Store, TownshipId, VillageCode, VillageId};
 use daiban_proto::catalogue::L10n;
 use daiban_proto::id_number::make_id_number;
 use daiban_proto::record::MaterialRecord;
@@ -94,13 +92,7 @@ pub struct World {
 pub const PASSWORD: &str = "correct horse 电池";
 
 async fn staff(s: &dyn Store, township: TownshipId, username: &str, name: &str, role: Role) -> StaffId {
-    let new = NewStaff {
-        township_id: township,
-        username: username.into(),
-        display_name: name.into(),
-        role,
-        password: PASSWORD.into(),
-    };
+    let new = NewStaff { township_id: township, username: username.into(), display_name: name.into(), role, password: PASSWORD.into() };
     s.create_staff(new).await.unwrap()
 }
 
@@ -125,11 +117,7 @@ impl World {
     pub async fn device(&self, village: VillageId) -> (DeviceAuth, String) {
         let admin = if village == self.village_c { self.other_admin } else { self.admin };
         let code = self.store.create_enrolment_code(admin, village, Duration::hours(1)).await.unwrap();
-        let resp = self
-            .store
-            .enrol(EnrolRequest { code: code.code, device_name: "测试手机".into(), device_key: None })
-            .await
-            .unwrap();
+        let resp = self.store.enrol(EnrolRequest { code: code.code, device_name: "测试手机".into(), device_key: None }).await.unwrap();
         (self.store.authenticate_device(&resp.token).await.unwrap(), resp.token)
     }
 }

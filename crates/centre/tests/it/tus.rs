@@ -202,7 +202,13 @@ async fn upload_of_a_real_photo(c: &Centre) -> (String, Vec<u8>, PhotoHash, Stri
 
 /// A PATCH from offset 0 that sends `sent` and then nothing, its connection kept open (a
 /// phone gone without a reset), with `Content-Length` if given; left running.
-fn stalled_patch(c: &Centre, url: &str, token: &str, sent: Vec<u8>, length: Option<usize>) -> tokio::task::JoinHandle<reqwest::Result<Response>> {
+fn stalled_patch(
+    c: &Centre,
+    url: &str,
+    token: &str,
+    sent: Vec<u8>,
+    length: Option<usize>,
+) -> tokio::task::JoinHandle<reqwest::Result<Response>> {
     let first: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(sent)];
     let body = futures_util::stream::iter(first).chain(futures_util::stream::pending());
     let mut req = tus(c, Method::PATCH, url, token).header("Content-Type", "application/offset+octet-stream").header("Upload-Offset", "0");

@@ -44,7 +44,12 @@ fn ensure_tuspy() {
 
 fn run_client(args: &[&str]) -> Vec<usize> {
     let out = Command::new("python3").args(args).output().expect("run python3");
-    assert!(out.status.success(), "tuspy client failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tuspy client failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().lines().map(|l| l.trim().parse().unwrap()).collect()
 }
 

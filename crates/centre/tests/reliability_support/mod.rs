@@ -16,8 +16,8 @@ pub use web::store;
 use base64::Engine;
 use daiban_proto::record::MaterialRecord;
 use daiban_proto::sync::{
-    EnrolRequest, EnrolResponse, ErrorBody, Event, EventOutcome, PhotosMissingRequest, PhotosMissingResponse, PullResponse,
-    PushRequest, PushResponse, PROTOCOL_HEADER,
+    EnrolRequest, EnrolResponse, ErrorBody, Event, EventOutcome, PhotosMissingRequest, PhotosMissingResponse, PullResponse, PushRequest,
+    PushResponse, PROTOCOL_HEADER,
 };
 use daiban_proto::{ApplicationRecord, PhotoHash, PhotoRef, ResidentRecord};
 use reqwest::{Method, StatusCode};
@@ -155,11 +155,7 @@ impl Drop for CentreProcess {
 /// `VmRSS` of a process in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 
 /// Seed the two-township [`store::World`] into the centre's database in `dir`, and make
@@ -210,7 +206,8 @@ pub fn photo_ref_of(bytes: &[u8]) -> PhotoRef {
 /// An elderly-card application of `resident` whose ID-card material carries `photos`.
 pub fn application_with(resident: &ResidentRecord, photos: &[Vec<u8>]) -> ApplicationRecord {
     let mut a = store::application(resident.id);
-    a.materials = vec![MaterialRecord { code: "id_card".into(), photos: photos.iter().map(|p| photo_ref_of(p)).collect(), reused_from: None }];
+    a.materials =
+        vec![MaterialRecord { code: "id_card".into(), photos: photos.iter().map(|p| photo_ref_of(p)).collect(), reused_from: None }];
     a
 }
 
@@ -302,10 +299,11 @@ pub fn http_client() -> reqwest::Client {
 
 /// Exchange a code for a token over HTTP.
 pub async fn enrol(http: &reqwest::Client, base: &str, code: &str) -> Result<EnrolResponse, Failure> {
-    let req = http
-        .post(format!("{base}/api/v1/enrol"))
-        .header(PROTOCOL_HEADER, "1")
-        .json(&EnrolRequest { code: code.into(), device_name: "模拟设备".into(), device_key: None });
+    let req = http.post(format!("{base}/api/v1/enrol")).header(PROTOCOL_HEADER, "1").json(&EnrolRequest {
+        code: code.into(),
+        device_name: "模拟设备".into(),
+        device_key: None,
+    });
     json(req).await
 }
 
@@ -466,8 +464,18 @@ pub fn db_digest(db: &Path) -> String {
 }
 
 /// The tables of [`db_digest`]: what the centre keeps about residents and their applications.
-pub const RECORD_TABLES: [&str; 10] =
-    ["residents", "applications", "application_items", "application_revisions", "photos", "photo_refs", "changes", "deliveries", "ratings", "audit_log"];
+pub const RECORD_TABLES: [&str; 10] = [
+    "residents",
+    "applications",
+    "application_items",
+    "application_revisions",
+    "photos",
+    "photo_refs",
+    "changes",
+    "deliveries",
+    "ratings",
+    "audit_log",
+];
 
 /// [`RECORD_TABLES`] and `extra` tables, digested.
 pub fn db_digest_of(db: &Path, extra: &[&str]) -> String {

@@ -88,9 +88,16 @@ impl WebCentre {
         assert!(s.photo_upload_allowed(device, hash).await.unwrap(), "the photo belongs to a submitted application");
         let id = UploadId::new().to_string();
         let now = chrono::Utc::now();
-        s.create_upload(Upload { id: id.clone(), device_id: device.device_id, hash, length: bytes.len() as u64, offset: 0, created_at: now })
-            .await
-            .unwrap();
+        s.create_upload(Upload {
+            id: id.clone(),
+            device_id: device.device_id,
+            hash,
+            length: bytes.len() as u64,
+            offset: 0,
+            created_at: now,
+        })
+        .await
+        .unwrap();
         let part = self._dir.path().join(format!("{id}.part"));
         std::fs::write(&part, bytes).unwrap();
         self.blobs.put_file(&hash, &part).await.unwrap();
@@ -102,9 +109,12 @@ impl WebCentre {
 /// (cropped differently per `seed`, so every photo has its own hash), or a drawn gradient
 /// when none is installed.
 pub fn jpeg(seed: u32, width: u32) -> (Vec<u8>, u32, u32) {
-    let source = ["/usr/share/wallpapers/FallenLeaf/contents/images/1280x1024.jpg", "/usr/share/wallpapers/FallenLeaf/contents/images/1920x1080.jpg"]
-        .iter()
-        .find_map(|p| image::open(Path::new(p)).ok());
+    let source = [
+        "/usr/share/wallpapers/FallenLeaf/contents/images/1280x1024.jpg",
+        "/usr/share/wallpapers/FallenLeaf/contents/images/1920x1080.jpg",
+    ]
+    .iter()
+    .find_map(|p| image::open(Path::new(p)).ok());
     let img = match source {
         Some(img) => {
             let (w, h) = (img.width(), img.height());
@@ -122,7 +132,12 @@ pub fn jpeg(seed: u32, width: u32) -> (Vec<u8>, u32, u32) {
 
 /// An application for `items` whose materials carry real JPEGs; returns it with the photo
 /// bytes to upload.
-pub fn application_with_photos(resident: &ResidentRecord, items: &[&str], materials: &[(&str, u32)], seed: u32) -> (ApplicationRecord, Vec<Vec<u8>>) {
+pub fn application_with_photos(
+    resident: &ResidentRecord,
+    items: &[&str],
+    materials: &[(&str, u32)],
+    seed: u32,
+) -> (ApplicationRecord, Vec<Vec<u8>>) {
     let mut bytes = Vec::new();
     let mut records = Vec::new();
     for (i, (code, count)) in materials.iter().enumerate() {
@@ -138,7 +153,8 @@ pub fn application_with_photos(resident: &ResidentRecord, items: &[&str], materi
     app.id = ApplicationId::new();
     app.items = items.iter().map(|s| s.to_string()).collect();
     app.materials = records;
-    app.fields = BTreeMap::from([("phone".to_string(), "13800001234".to_string()), ("emergency_contact".to_string(), "王建国".to_string())]);
+    app.fields =
+        BTreeMap::from([("phone".to_string(), "13800001234".to_string()), ("emergency_contact".to_string(), "王建国".to_string())]);
     (app, bytes)
 }
 

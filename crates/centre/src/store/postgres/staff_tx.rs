@@ -24,7 +24,13 @@ fn count(r: &Row, col: usize) -> Result<u64> {
 
 #[async_trait]
 impl StaffTx for PgTx<'_> {
-    async fn insert_staff_session(&mut self, token_hash: &str, staff: StaffId, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()> {
+    async fn insert_staff_session(
+        &mut self,
+        token_hash: &str,
+        staff: StaffId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
         self.exec(
             "INSERT INTO staff_sessions (token_hash, staff_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)",
             &[&token_hash, &staff.0, &now, &expires_at],
@@ -42,12 +48,7 @@ impl StaffTx for PgTx<'_> {
              FROM staff_sessions ss JOIN staff s ON s.id = ss.staff_id WHERE ss.token_hash = $1",
             &[&token_hash],
             |r| {
-                Ok(StaffSession {
-                    staff: staff_row(r)?,
-                    created_at: r.try_get(6)?,
-                    last_seen_at: r.try_get(7)?,
-                    expires_at: r.try_get(8)?,
-                })
+                Ok(StaffSession { staff: staff_row(r)?, created_at: r.try_get(6)?, last_seen_at: r.try_get(7)?, expires_at: r.try_get(8)? })
             },
         )
         .await

@@ -24,7 +24,13 @@ fn count(r: &Row, col: usize) -> rusqlite::Result<u64> {
 
 #[async_trait]
 impl StaffTx for SqliteTx<'_> {
-    async fn insert_staff_session(&mut self, token_hash: &str, staff: StaffId, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()> {
+    async fn insert_staff_session(
+        &mut self,
+        token_hash: &str,
+        staff: StaffId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
         self.exec(
             "INSERT INTO staff_sessions (token_hash, staff_id, created_at, last_seen_at, expires_at) VALUES (?1, ?2, ?3, ?3, ?4)",
             params![token_hash, staff.0, now, expires_at],
@@ -90,7 +96,12 @@ impl StaffTx for SqliteTx<'_> {
              FROM {FIRST_SUBMITTED_IN} GROUP BY a.village_id, a.status ORDER BY a.village_id, a.status"
         );
         self.all(&sql, params![township.0, w.from, w.until, today], |r| {
-            Ok(StatusCount { village_id: VillageId(r.get(0)?), status: parsed(r, 1, AppStatus::parse)?, count: count(r, 2)?, overdue: count(r, 3)? })
+            Ok(StatusCount {
+                village_id: VillageId(r.get(0)?),
+                status: parsed(r, 1, AppStatus::parse)?,
+                count: count(r, 2)?,
+                overdue: count(r, 3)?,
+            })
         })
     }
     async fn stats_items(&mut self, township: TownshipId, w: Window, today: NaiveDate) -> Result<Vec<ItemCount>> {
