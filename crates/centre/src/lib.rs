@@ -2,6 +2,7 @@
 //!
 //! - [`store`]: storage behind one [`store::Store`] trait, on SQLite (default) or PostgreSQL,
 //!   with the domain rules (ingest of agents' events, staff decisions, change feeds).
+//! - [`backup`]: back up, check and restore a SQLite centre (database + photos) while it runs.
 //! - [`blobs`]: photo bytes behind [`blobs::PhotoBlobs`] (filesystem by default).
 //! - [`api`]: the sync API for agents' phones (axum), including tus photo uploads and the
 //!   OpenAPI document.
@@ -12,6 +13,7 @@
 //! - [`web`]: the township staff's web UI (inbox, review, statistics, devices), under `/staff/`.
 
 pub mod api;
+pub mod backup;
 pub mod blobs;
 pub mod catalogue;
 pub mod demo;

@@ -19,7 +19,7 @@ use daiban_centre::blobs::FsPhotoBlobs;
 use daiban_centre::demo;
 use daiban_centre::store::{self, DatabaseUrl, Rules, SessionPolicy};
 use daiban_centre::web::WebConfig;
-use daiban_centre::{retention, tls};
+use daiban_centre::{backup, retention, tls};
 use daiban_proto::workdays::WorkCalendar;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +36,28 @@ struct Cli {
 enum Command {
     /// Serve the sync API and the staff web UI.
     Serve(Settings),
+    /// Back up a SQLite centre (database + photos) into a new directory under `--to`, while
+    /// it runs. PostgreSQL: use pg_dump and copy the photo directory.
+    Backup {
+        #[arg(long, env = "DAIBAN_DATABASE")]
+        database: DatabaseUrl,
+        #[arg(long, env = "DAIBAN_PHOTOS")]
+        photos: PathBuf,
+        /// Directory the backup is made in.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Check every file of a backup against its manifest.
+    VerifyBackup { backup: PathBuf },
+    /// Check a backup, then restore it into an empty database path and photo directory.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        database: DatabaseUrl,
+        #[arg(long)]
+        photos: PathBuf,
+    },
     /// Serve a demo centre (桃源镇) from a SQLite file under DIR, seeded on first start.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -108,7 +130,9 @@ fn init_logging(filter: Option<&str>) {
         Some(f) => tracing_subscriber::EnvFilter::new(f),
         None => tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
     };
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // colours only on a terminal: in the journal or a log file they are noise
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).init();
 }
 
 async fn state(database: &DatabaseUrl, photos: &Path, rules: Rules) -> anyhow::Result<AppState> {
@@ -149,6 +173,22 @@ async fn main() -> anyhow::Result<()> {
             init_logging(settings.log.as_deref());
             serve(settings).await
         }
+        Command::Backup { database, photos, to } => {
+            let made = backup::backup(sqlite_path(&database)?, &photos, &to)?;
+            let manifest = backup::verify(&made)?;
+            println!("备份完成 / backup made: {} ({} photos)", made.display(), manifest.photos.len());
+            Ok(())
+        }
+        Command::VerifyBackup { backup: dir } => {
+            let manifest = backup::verify(&dir)?;
+            println!("备份完好 / backup intact: {} photos, made {}", manifest.photos.len(), manifest.created_at);
+            Ok(())
+        }
+        Command::Restore { from, database, photos } => {
+            let manifest = backup::restore(&from, sqlite_path(&database)?, &photos)?;
+            println!("已恢复 / restored: database and {} photos from {}", manifest.photos.len(), from.display());
+            Ok(())
+        }
         Command::Demo { listen, data } => {
             init_logging(None);
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
@@ -166,6 +206,16 @@ async fn main() -> anyhow::Result<()> {
             );
             run(listen, state, None).await
         }
+    }
+}
+
+/// The file of a SQLite database URL; backups of PostgreSQL are pg_dump's job.
+fn sqlite_path(database: &DatabaseUrl) -> anyhow::Result<&Path> {
+    match database {
+        DatabaseUrl::Sqlite(path) => Ok(path),
+        _ => anyhow::bail!(
+            "PostgreSQL 请用 pg_dump 备份数据库，并复制照片目录 / back up PostgreSQL with pg_dump and copy the photo directory"
+        ),
     }
 }
 

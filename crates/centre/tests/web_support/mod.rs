@@ -58,6 +58,11 @@ impl WebCentre {
         format!("{}{path}", self.base)
     }
 
+    /// The photo store's directory.
+    pub fn photos_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("photos")
+    }
+
     /// The SQLite file behind the centre (benchmarks query it directly for a baseline).
     pub fn sqlite_path(&self) -> std::path::PathBuf {
         self._store._dir.as_ref().expect("a SQLite store").path().join(SQLITE_FILE)
