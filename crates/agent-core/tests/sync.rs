@@ -195,8 +195,15 @@ async fn an_application_travels_there_and_back_until_delivered_and_rated() {
     assert_eq!((r.events_pushed, r.photos_uploaded), (2, 1), "delivery + rating, and the signature image: {r:?}");
     let at_centre = centre.store.application(centre.township, app).await.unwrap().unwrap();
     assert_eq!(at_centre.items, vec![("elderly_card".to_string(), ItemStatus::Rated)]);
-    let actions: Vec<String> = centre.store.audit_log(centre.township, app).await.unwrap().into_iter().map(|a| a.action).collect();
-    assert!(actions.iter().any(|a| a == "delivered") && actions.iter().any(|a| a == "rated"), "{actions:?}");
+    let audit = centre.store.audit_log(centre.township, app).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert!(actions.contains(&"delivered") && actions.contains(&"rated"), "{actions:?}");
+    // staff see who signed, the signature, and what the resident said
+    let delivered = &audit.iter().find(|a| a.action == "delivered").unwrap().detail;
+    assert_eq!(delivered["recipient"], "王秀英1");
+    assert_eq!(delivered["proof"]["kind"], "signature");
+    let rated = &audit.iter().find(|a| a.action == "rated").unwrap().detail;
+    assert_eq!(rated["comment"], "不用跑腿,很方便");
     let signature = store.deliveries(false).unwrap();
     assert_eq!(signature[0].rating, Some(Rating::VerySatisfied));
     let all: Vec<PhotoHash> = store.application(app).unwrap().materials.iter().flat_map(|m| m.photos.iter().map(|p| p.hash)).collect();

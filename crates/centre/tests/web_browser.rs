@@ -220,7 +220,13 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     c.goto(&format!("{base}/staff/applications/{}", to_approve.id)).await.unwrap();
     click(&c, "#accept").await;
     wait_text(&c, ".notice", "已受理").await;
+    // approving cannot be taken back: the browser asks first, and "cancel" changes nothing
     click(&c, ".item-actions form button.primary").await;
+    assert!(c.get_alert_text().await.unwrap().contains("确认准予"));
+    c.dismiss_alert().await.unwrap();
+    assert_eq!(s.application(w.township, to_approve.id).await.unwrap().unwrap().status, AppStatus::Accepted);
+    click(&c, ".item-actions form button.primary").await;
+    c.accept_alert().await.unwrap();
     wait_text(&c, ".notice", "已办结").await;
     let home = c.wait().for_element(Locator::Css("input[name=mode][value=home]")).await.unwrap();
     assert!(home.is_selected().await.unwrap(), "home delivery is the default for the elderly");
@@ -276,6 +282,8 @@ async fn a_reviewer_and_an_admin_at_work_in_chromium() {
     assert_eq!(enrolled.village_name.zh, "王家村");
     let row = format!("tr[data-device='{}'] form button", dev_b.device_id);
     click(&c, &row).await;
+    assert!(c.get_alert_text().await.unwrap().contains("确认停用"));
+    c.accept_alert().await.unwrap();
     wait_text(&c, ".notice", "设备已停用").await;
     let devices = s.devices(w.township).await.unwrap();
     assert!(devices.iter().find(|d| d.id == dev_b.device_id).unwrap().revoked_at.is_some());

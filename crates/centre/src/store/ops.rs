@@ -16,7 +16,7 @@ use crate::store::secret;
 use crate::store::tx::{Claim, Tx};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use daiban_proto::catalogue::{Catalogue, L10n};
-use daiban_proto::record::{DeliveryRecord, RatingRecord};
+use daiban_proto::record::{DeliveryRecord, Proof, RatingRecord};
 use daiban_proto::status::{apply_decision, overall, Decision, DeliveryMode, ItemStatus, Stage};
 use daiban_proto::sync::{
     ChangeBody, DeliveryTask, EnrolRequest, EnrolResponse, ErrorCode, Event, EventBody, EventOutcome, EventResult, PullResponse,
@@ -535,7 +535,15 @@ async fn confirm_delivery(tx: &mut dyn Tx, device: DeviceAuth, d: &DeliveryRecor
     tx.update_application(&app).await?;
     tx.confirm_delivery(d, event.id).await?;
     tx.insert_photo_refs(app.id, app.village_id, &[d.proof.photo().hash]).await?;
-    let detail = serde_json::json!({ "item": d.item, "delivery_id": d.delivery_id, "delivered_at": d.delivered_at });
+    // who signed and the proof, for the staff timeline (the township's own audit log)
+    let proof = match &d.proof {
+        Proof::Signature { photo } => serde_json::json!({ "kind": "signature", "hash": photo.hash.to_hex() }),
+        Proof::Photo { photo } => serde_json::json!({ "kind": "photo", "hash": photo.hash.to_hex() }),
+    };
+    let detail = serde_json::json!({
+        "item": d.item, "delivery_id": d.delivery_id, "delivered_at": d.delivered_at,
+        "recipient": d.recipient.as_str(), "proof": proof,
+    });
     tx.insert_audit(&audit(app.township_id, Actor::Device { id: device.device_id }, Some(app.id), "delivered", detail, now)).await?;
     Ok(())
 }
@@ -562,7 +570,10 @@ async fn rate(tx: &mut dyn Tx, device: DeviceAuth, r: &RatingRecord, now: DateTi
     app.updated_at = now;
     tx.update_application(&app).await?;
     tx.insert_rating(r, app.village_id, r.rating.is_bad(), now).await?;
-    let detail = serde_json::json!({ "item": r.item, "score": r.rating.score(), "follow_up": r.rating.is_bad() });
+    let detail = serde_json::json!({
+        "item": r.item, "score": r.rating.score(), "follow_up": r.rating.is_bad(),
+        "comment": r.comment.as_ref().map(|c| c.as_str()),
+    });
     tx.insert_audit(&audit(app.township_id, Actor::Device { id: device.device_id }, Some(app.id), "rated", detail, now)).await?;
     Ok(())
 }

@@ -66,9 +66,9 @@ async fn render(state: &AppState, me: &Me, draft: Option<(&AccountForm, &str)>, 
             @if let Some(e) = error { (alert(e)) }
             form.stack method="post" action="/staff/accounts" {
                 (csrf(me))
-                label { (lang.t("用户名(登录用,不含空格)", "User name (for login, no spaces)")) input name="username" required value=(value(|f| &f.username)) autocomplete="off"; }
+                label { (lang.t("用户名（登录用，不含空格）", "User name (for login, no spaces)")) input name="username" required value=(value(|f| &f.username)) autocomplete="off"; }
                 label { (lang.t("显示姓名", "Display name")) input name="display_name" required value=(value(|f| &f.display_name)); }
-                label { (lang.t("初始密码(至少10位)", "Initial password (at least 10 characters)")) input type="password" name="password" required minlength=(MIN_PASSWORD) autocomplete="new-password"; }
+                label { (lang.t("初始密码（至少10位）", "Initial password (at least 10 characters)")) input type="password" name="password" required minlength=(MIN_PASSWORD) autocomplete="new-password"; }
                 fieldset.modes {
                     legend { (lang.t("角色", "Role")) }
                     @for r in [Role::Reviewer, Role::TownshipAdmin] {

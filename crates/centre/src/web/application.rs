@@ -253,11 +253,11 @@ fn render(me: &Me, v: &View, revealed: Option<&IdNumber>, draft: Option<&Draft>,
 
 fn done_text(lang: Lang, action: &str) -> &'static str {
     match action {
-        "accept" => lang.t("已受理,办结期限从今天起算。", "Accepted; the time limit runs from today."),
+        "accept" => lang.t("已受理，办结期限从今天起算。", "Accepted; the time limit runs from today."),
         "return" => lang
             .t("已退回补正,代办员下次同步时会收到原因和需补材料。", "Returned; the agent gets the reason and materials on the next sync."),
         "reject" => lang.t("已作出不予受理/不予批准决定。", "Rejected."),
-        "approve" => lang.t("已办结(准予)。", "Approved."),
+        "approve" => lang.t("已办结（准予）。", "Approved."),
         "result_ready" => lang.t("已出件。", "Result ready."),
         "delivered" => lang.t("已登记在中心领取。", "Recorded as collected at the centre."),
         _ => lang.t("已完成。", "Done."),
@@ -278,12 +278,12 @@ fn resident_card(me: &Me, v: &View, revealed: Option<&IdNumber>) -> Markup {
                         dd {
                             @if let Some(n) = revealed {
                                 span #id-number.revealed { (n.expose()) }
-                                " " span.muted { (lang.t("(本次查看已记入审计日志)", "(this view is in the audit log)")) }
+                                " " span.muted { (lang.t("（本次查看已记入审计日志）", "(this view is in the audit log)")) }
                             } @else {
                                 span #id-number { (r.id_number.masked()) }
                                 form.inline method="post" action=(format!("/staff/applications/{}/reveal", v.app.id)) {
                                     (csrf(me))
-                                    button.small #reveal type="submit" accesskey="i" title=(lang.t("查看完整号码(记入审计日志)", "Show the full number (audited)")) {
+                                    button.small #reveal type="submit" accesskey="i" title=(lang.t("查看完整号码（记入审计日志）", "Show the full number (audited)")) {
                                         (lang.t("查看完整号码", "Reveal"))
                                     }
                                 }
@@ -317,11 +317,11 @@ fn fields_card(lang: Lang, v: &View, latest: &ApplicationRecord) -> Markup {
             dl {
                 @for s in &specs {
                     dt { (lang.l(&s.label)) @if s.required { span.req title=(lang.t("必填", "required")) { "*" } } }
-                    dd { @match latest.fields.get(&s.key) { Some(x) => (x), None => span.muted { (lang.t("(未填)", "(empty)")) } } }
+                    dd { @match latest.fields.get(&s.key) { Some(x) => (x), None => span.muted { (lang.t("（未填）", "(empty)")) } } }
                 }
                 @for (k, x) in unknown { dt { (k) } dd { (x) } }
             }
-            @if let Some(n) = &latest.note { p.note { strong { (lang.t("代办员备注:", "Agent's note: ")) } (n.as_str()) } }
+            @if let Some(n) = &latest.note { p.note { strong { (lang.t("代办员备注：", "Agent's note: ")) } (n.as_str()) } }
         }
     }
 }
@@ -430,7 +430,7 @@ fn diff_list(lang: Lang, v: &View, d: &RevisionDiff) -> Markup {
         c.and_then(|c| c.items.iter().flat_map(|i| i.fields.iter()).find(|f| f.key == key))
             .map_or(key.to_string(), |f| lang.l(&f.label).to_string())
     };
-    let empty = lang.t("(空)", "(empty)");
+    let empty = lang.t("（空）", "(empty)");
     html! {
         @if d.is_empty() { p.muted { (lang.t("与上一修订相同。", "Same as the previous revision.")) } }
         ul.diff {
@@ -509,7 +509,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
             div.item-actions data-item=(code) {
                 h3 { (item_name(lang, c, code)) " " span.muted { (lang.l(&status.label())) } }
                 @if can_approve {
-                    form method="post" action=(post) {
+                    form method="post" action=(post) data-confirm=(lang.t("确认准予并办结这一事项？办结后不能撤回。", "Approve this item? This cannot be undone.")) {
                         (form_head("approve", code))
                         button.primary type="submit" accesskey=[first.then_some("p")] { (lang.t("准予 / 办结", "Approve")) @if first { kbd { "P" } } }
                     }
@@ -520,7 +520,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
                         @let mode = draft_for("result_ready", code).map(|d| d.mode.clone()).unwrap_or_else(|| if home_default { "home".into() } else { "centre".into() });
                         fieldset.modes {
                             legend { (lang.t("结果送达方式", "How the result reaches the resident")) }
-                            label.check { input type="radio" name="mode" value="home" checked[mode == "home"]; (lang.l(&DeliveryMode::Home.label())) @if home_default { small.muted { (lang.t("(老年人/行动不便默认)", " (default for elderly / limited mobility)")) } } }
+                            label.check { input type="radio" name="mode" value="home" checked[mode == "home"]; (lang.l(&DeliveryMode::Home.label())) @if home_default { small.muted { (lang.t("（老年人/行动不便默认）", " (default for elderly / limited mobility)")) } } }
                             label.check { input type="radio" name="mode" value="centre" checked[mode == "centre"]; (lang.l(&DeliveryMode::Centre.label())) }
                         }
                         button.primary type="submit" accesskey=[first.then_some("d")] { (lang.t("出件", "Result ready")) @if first { kbd { "D" } } }
@@ -537,7 +537,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
                         summary { (if app.accepted_at.is_some() { lang.t("不予批准…", "Reject…") } else { lang.t("不予受理…", "Reject…") }) }
                         form method="post" action=(post) {
                             (form_head("reject", code))
-                            label for=(format!("reject-reason-{pos}")) { (lang.t("理由(将告知代办员和居民)", "Reason (shown to the agent and resident)")) }
+                            label for=(format!("reject-reason-{pos}")) { (lang.t("理由（将告知代办员和居民）", "Reason (shown to the agent and resident)")) }
                             textarea id=(format!("reject-reason-{pos}")) name="reason" rows="2" maxlength="500" required { (draft_for("reject", code).map_or("", |d| d.reason.as_str())) }
                             button.danger type="submit" { (lang.t("确认不予批准", "Confirm rejection")) }
                         }
@@ -570,7 +570,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
                 (alert(&d.error))
                 @if !d.reason.trim().is_empty() {
                     div.kept #kept-reason {
-                        (lang.t("您填写的内容(未保存,可复制):", "What you typed (not saved; copy it if needed):"))
+                        (lang.t("您填写的内容（未保存，可复制）：", "What you typed (not saved; copy it if needed):"))
                         blockquote { (d.reason) }
                     }
                 }
@@ -586,7 +586,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
                     summary accesskey="r" { (lang.t("退回补正…", "Return for correction…")) kbd { "R" } }
                     form method="post" action=(post) #return-form {
                         (form_head("return", ""))
-                        label for="return-reason" { (lang.t("退回原因(代办员会在手机上看到)", "Reason (the agent sees it on the phone)")) }
+                        label for="return-reason" { (lang.t("退回原因（代办员会在手机上看到）", "Reason (the agent sees it on the phone)")) }
                         textarea #return-reason name="reason" rows="3" maxlength="500" { (return_draft.map_or("", |d| d.reason.as_str())) }
                         fieldset.materials {
                             legend { (lang.t("需要补充或重拍的材料", "Materials to add or re-take")) }
@@ -601,7 +601,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
             }
             (items_html)
             @if !any { p.muted #no-actions { (lang.t("当前状态下中心无需操作。", "Nothing for the centre to do in this state.")) } }
-            p.hint { (lang.t("快捷键:Alt+A 受理,Alt+R 退回,Alt+P 准予,Alt+D 出件,Alt+C 领取,Alt+I 查看身份证号。", "Shortcuts: Alt+A accept, Alt+R return, Alt+P approve, Alt+D result ready, Alt+C collected, Alt+I reveal ID.")) }
+            p.hint { (lang.t("快捷键：Alt+A 受理，Alt+R 退回，Alt+P 准予，Alt+D 出件，Alt+C 领取，Alt+I 查看身份证号。", "Shortcuts: Alt+A accept, Alt+R return, Alt+P approve, Alt+D result ready, Alt+C collected, Alt+I reveal ID.")) }
         }
     }
 }
@@ -621,12 +621,12 @@ fn describe(lang: Lang, v: &View, e: &AuditEntry) -> String {
     let decision = e.detail.get("decision").and_then(|d| serde_json::from_value::<Decision>(d.clone()).ok());
     match (e.action.as_str(), decision) {
         ("submitted", _) => {
-            format!("{}{}", lang.t("提交申请,修订", "submitted revision "), e.detail.get("revision").and_then(|r| r.as_u64()).unwrap_or(0))
+            format!("{}{}", lang.t("提交申请，修订", "submitted revision "), e.detail.get("revision").and_then(|r| r.as_u64()).unwrap_or(0))
         }
         (_, Some(Decision::Accept)) => lang.t("受理", "accepted").into(),
         (_, Some(Decision::Return { reason, materials })) => {
             let names: Vec<String> = materials.iter().map(|m| material_name(lang, c, m)).collect();
-            format!("{}{}{}{}", lang.t("退回补正:", "returned: "), reason.as_str(), lang.t(";需补:", "; materials: "), names.join("、"))
+            format!("{}{}{}{}", lang.t("退回补正：", "returned: "), reason.as_str(), lang.t("；需补：", "; materials: "), names.join("、"))
         }
         (_, Some(Decision::Reject { item, reason })) => {
             format!("{}{}:{}", lang.t("不予批准 ", "rejected "), item_name(lang, c, &item), reason.as_str())
@@ -638,7 +638,14 @@ fn describe(lang: Lang, v: &View, e: &AuditEntry) -> String {
         (_, Some(Decision::Delivered { item })) => {
             format!("{}{}", lang.t("在中心领取 ", "collected at the centre "), item_name(lang, c, &item))
         }
-        ("delivered", _) => format!("{}{}", lang.t("送达到家 ", "delivered home "), item("item")),
+        ("delivered", _) => {
+            let recipient = e.detail.get("recipient").and_then(|r| r.as_str()).unwrap_or("");
+            let mut s = format!("{}{}", lang.t("送达到家 ", "delivered home "), item("item"));
+            if !recipient.is_empty() {
+                s += &format!("{}{recipient}", lang.t("，签收人 ", ", received by "));
+            }
+            s
+        }
         ("rated", _) => {
             let score = e.detail.get("score").and_then(|s| s.as_u64()).and_then(|s| daiban_proto::Rating::from_score(s as u8));
             format!(
@@ -646,10 +653,15 @@ fn describe(lang: Lang, v: &View, e: &AuditEntry) -> String {
                 lang.t("居民评价 ", "rated "),
                 item("item"),
                 score.map_or("?".to_string(), |r| lang.l(&r.label()).to_string())
-            )
+            ) + &e
+                .detail
+                .get("comment")
+                .and_then(|c| c.as_str())
+                .map(|c| format!("{}{c}{}", lang.t("，“", ", “"), lang.t("”", "”")))
+                .unwrap_or_default()
         }
         ("rating.follow_up", _) => {
-            format!("{}{}", lang.t("差评整改:", "bad rating followed up: "), e.detail.get("note").and_then(|n| n.as_str()).unwrap_or(""))
+            format!("{}{}", lang.t("差评整改：", "bad rating followed up: "), e.detail.get("note").and_then(|n| n.as_str()).unwrap_or(""))
         }
         (other, _) => other.to_string(),
     }
@@ -665,6 +677,12 @@ fn timeline(lang: Lang, v: &View) -> Markup {
                         span.when { (time(e.at)) } " "
                         span.who { (actor_name(v, &e.actor, lang)) } " "
                         span.what { (describe(lang, v, e)) }
+                        @if let Some(hash) = e.detail.get("proof").and_then(|p| p.get("hash")).and_then(|h| h.as_str()) {
+                            a.proof href=(format!("/staff/photos/{hash}")) target="_blank" {
+                                img.thumb src=(format!("/staff/photos/{hash}")) loading="lazy"
+                                    alt=(if e.detail["proof"]["kind"] == "signature" { lang.t("签名", "signature") } else { lang.t("交接照片", "handover photo") });
+                            }
+                        }
                     }
                 }
             }

@@ -189,7 +189,7 @@ pub async fn login_page(
 ) -> Response {
     let token = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string()).unwrap_or_else(random_token);
     let message = if q.expired.is_some() {
-        Some((true, lang.t("登录已过期,请重新登录。", "Your session has expired; please log in again.")))
+        Some((true, lang.t("登录已过期，请重新登录。", "Your session has expired; please log in again.")))
     } else if q.bye.is_some() {
         Some((false, lang.t("已退出登录。", "You have logged out.")))
     } else {

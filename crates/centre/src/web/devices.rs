@@ -49,7 +49,7 @@ fn centre_url(state: &AppState, headers: &HeaderMap) -> String {
 fn qr_svg(lang: Lang, content: &str) -> Markup {
     let svg = match qrcode::QrCode::new(content.as_bytes()) {
         Ok(code) => code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build(),
-        Err(_) => return html! { p.error { (lang.t("二维码生成失败,请使用注册码。", "Could not draw the QR code; use the code.")) } },
+        Err(_) => return html! { p.error { (lang.t("二维码生成失败，请使用注册码。", "Could not draw the QR code; use the code.")) } },
     };
     let start = svg.find("<svg").unwrap_or(0);
     let label = lang.t("设备注册二维码", "Enrolment QR code");
@@ -74,17 +74,17 @@ fn render(
     let now = Utc::now();
     let body = html! {
         h1 { (lang.t("设备与注册码", "Devices and enrolment codes")) }
-        @if done == Some("revoked") { (notice(lang.t("设备已停用,它的下一次同步会被拒绝。", "Device revoked; its next sync is refused."))) }
+        @if done == Some("revoked") { (notice(lang.t("设备已停用，它的下一次同步会被拒绝。", "Device revoked; its next sync is refused."))) }
         @if let Some((code, link)) = created {
             section.card.enrol-code #new-code {
-                h2 { (lang.t("新注册码:", "New enrolment code: ")) (village_name(code.village_id)) }
+                h2 { (lang.t("新注册码：", "New enrolment code: ")) (village_name(code.village_id)) }
                 div.code-and-qr {
                     div {
                         p.big-code #code { (code.code) }
-                        p { (lang.t("有效至 ", "Valid until ")) (time(code.expires_at)) (lang.t(",只能使用一次。", "; works once.")) }
-                        p.muted { (lang.t("代办员在手机“同步”页扫码,或输入注册码和中心地址。", "The agent scans it on the phone's Sync page, or types the code and the centre address.")) }
-                        p.muted.small { (lang.t("二维码内容:", "QR content: ")) code #qr-content { (link) } }
-                        p.muted { (lang.t("离开本页后注册码不再显示(中心只保存其摘要)。", "The code is not shown again after you leave this page (the centre keeps only its hash).")) }
+                        p { (lang.t("有效至 ", "Valid until ")) (time(code.expires_at)) (lang.t("，只能使用一次。", "; works once.")) }
+                        p.muted { (lang.t("代办员在手机“同步”页扫码，或输入注册码和中心地址。", "The agent scans it on the phone's Sync page, or types the code and the centre address.")) }
+                        p.muted.small { (lang.t("二维码内容：", "QR content: ")) code #qr-content { (link) } }
+                        p.muted { (lang.t("离开本页后注册码不再显示（中心只保存其摘要）。", "The code is not shown again after you leave this page (the centre keeps only its hash).")) }
                     }
                     div.qr { (qr_svg(lang, &link)) }
                 }
@@ -127,7 +127,8 @@ fn render(
                                 td.num { (d.queue_len) }
                                 td { @match d.revoked_at { Some(t) => { (lang.t("已停用 ", "revoked ")) (time(t)) }, None => (lang.t("使用中", "active")) } }
                                 td { @if admin && d.revoked_at.is_none() {
-                                    form.inline method="post" action=(format!("/staff/devices/{}/revoke", d.id)) {
+                                    form.inline method="post" action=(format!("/staff/devices/{}/revoke", d.id))
+                                        data-confirm=(lang.t("确认停用这部手机？它的下一次同步会被拒绝，手机上没发出的内容不会再收到。", "Revoke this phone? Its next sync is refused; what it has not sent will not arrive.")) {
                                         (csrf(me))
                                         button.danger.small type="submit" { (lang.t("停用", "Revoke")) }
                                     }

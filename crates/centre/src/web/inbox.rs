@@ -161,7 +161,7 @@ pub async fn page(State(state): State<AppState>, me: Me, Query(q): Query<InboxQu
         form.filters #filters method="get" action="/staff/inbox" {
             label { (lang.t("状态", "Status"))
                 select name="status" {
-                    option value="" selected[q.status.is_empty()] { (lang.t("在办(待中心处理)", "Open at the centre")) }
+                    option value="" selected[q.status.is_empty()] { (lang.t("在办（待中心处理）", "Open at the centre")) }
                     option value="all" selected[q.status == "all"] { (lang.t("全部", "All")) }
                     @for s in statuses() { option value=(s.as_str()) selected[selected(&q.status, s.as_str())] { (lang.l(&s.label())) } }
                 }
@@ -188,7 +188,7 @@ pub async fn page(State(state): State<AppState>, me: Me, Query(q): Query<InboxQu
             button.primary type="submit" { (lang.t("筛选", "Filter")) }
             a.button href="/staff/inbox" { (lang.t("重置", "Reset")) }
         }
-        p.hint { (lang.t("键盘:j/k 或 ↓/↑ 选择,回车打开,/ 跳到筛选。", "Keys: j/k or ↓/↑ to move, Enter to open, / for the filters.")) }
+        p.hint { (lang.t("键盘：j/k 或 ↓/↑ 选择，回车打开，/ 跳到筛选。", "Keys: j/k or ↓/↑ to move, Enter to open, / for the filters.")) }
         @if rows.is_empty() {
             p.empty #inbox-empty { (lang.t("没有符合条件的申请。", "No applications match.")) }
         } @else {

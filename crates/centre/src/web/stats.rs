@@ -246,7 +246,7 @@ async fn render(state: &AppState, me: &Me, q: &PeriodQuery, draft: Option<&Follo
             button.primary type="submit" { (lang.t("统计", "Show")) }
             a.button #csv href=(format!("/staff/stats.csv?{}", q.query())) download { (lang.t("导出 CSV", "Export CSV")) }
         }
-        p.hint { (lang.t("期间:首次提交、办结和评价的日期(北京时间)。“逾期”按今天计算:", "Period: dates of first submission, approval and rating (China time). Overdue as of today: ")) (date(report.stats.today)) }
+        p.hint { (lang.t("期间：首次提交、办结和评价的日期（北京时间）。“逾期”按今天计算：", "Period: dates of first submission, approval and rating (China time). Overdue as of today: ")) (date(report.stats.today)) }
         div.kpis #kpis {
             div.kpi { span.n { (apps) } span.l { (lang.t("申请", "applications")) } }
             div.kpi { span.n { (open) } span.l { (lang.t("在办", "open")) } }
@@ -255,7 +255,7 @@ async fn render(state: &AppState, me: &Me, q: &PeriodQuery, draft: Option<&Follo
             div.kpi { span.n #kpi-ontime { @match &total.timing { Some(t) => (pct(t.on_time_rate())), None => "—" } } span.l { (lang.t("按时办结率", "on time")) } }
             div.kpi {
                 span.n #kpi-median { @match &total.timing { Some(t) => { (t.median_days) " / " (t.p90_days) }, None => "—" } }
-                span.l { (lang.t("办理时长 中位数/P90(工作日)", "days: median / P90 (working)")) }
+                span.l { (lang.t("办理时长 中位数/P90（工作日）", "days: median / P90 (working)")) }
             }
             div.kpi { span.n { @match total.satisfaction() { Some(x) => (pct(x)), None => "—" } } span.l { (lang.t("满意率", "satisfied")) } }
             div.kpi.warn { span.n { (follow_ups.len()) } span.l { (lang.t("差评待整改", "bad ratings to follow up")) } }

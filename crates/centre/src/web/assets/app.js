@@ -1,8 +1,13 @@
 // Daiban staff UI: keyboard navigation of the inbox (progressive enhancement; every page
 // works without it). j / ArrowDown: next row; k / ArrowUp: previous row; Enter opens the
-// focused row (it is a link); "/" jumps to the filters; n: next page.
+// focused row (it is a link); "/" jumps to the filters; n: next page. A form with
+// data-confirm (approve, revoke a phone: one click that cannot be taken back) asks first.
 (function () {
   "use strict";
+  document.addEventListener("submit", function (e) {
+    var msg = e.target && e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  }, true);
   function typing(e) {
     var t = e.target;
     return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
