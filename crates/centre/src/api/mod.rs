@@ -221,8 +221,24 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 /// The whole application: the sync API and the staff web UI ([`crate::web`]).
 pub fn router(state: AppState) -> Router {
     let (routes, _) = parts(&state.config);
-    let routes = routes.merge(crate::web::routes(&state)).fallback(not_routed).method_not_allowed_fallback(method_not_allowed);
+    let routes = routes
+        .merge(crate::web::routes(&state))
+        .route("/healthz", axum::routing::get(health))
+        .fallback(not_routed)
+        .method_not_allowed_fallback(method_not_allowed);
     observe::observed(routes).with_state(state)
+}
+
+/// `GET /healthz` for a load balancer or monitor: 200 when the database answers a read,
+/// 503 (with the reason in the log, not in the answer) when it does not. No login, no data.
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    match state.store.township(crate::store::TownshipId(0)).await {
+        Ok(_) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable" }))).into_response()
+        }
+    }
 }
 
 /// A path no route serves: under `/api/` an [`ErrorBody`](daiban_proto::sync::ErrorBody) like

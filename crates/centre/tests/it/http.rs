@@ -303,6 +303,15 @@ async fn openapi_lists_every_route_the_router_serves() {
 }
 
 #[tokio::test]
+async fn the_health_check_answers_without_a_login() {
+    let c = Centre::start().await;
+    let resp = c.http.get(c.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+    c.stop().await;
+}
+
+#[tokio::test]
 async fn sync_answers_are_gzipped_for_clients_that_ask_and_staff_pages_are_not() {
     let c = Centre::start().await;
     let (dev, _) = c.enrol(c.world.village_a).await;
