@@ -355,10 +355,12 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let who = resident_tx(&tx, resident)?;
-        // What the register already knows is filled in (the agent can still change it).
+        // What the register already knows is filled in (the agent can still change it): the
+        // resident's own phone, not other phone fields such as an emergency contact's.
         let mut fields = BTreeMap::new();
         if let Some(phone) = &who.phone {
-            for spec in cat.fields_for(&items).unwrap_or_default().iter().filter(|f| matches!(f.kind, FieldKind::Phone)) {
+            let specs = cat.fields_for(&items).unwrap_or_default();
+            for spec in specs.iter().filter(|f| f.key == RESIDENT_PHONE_FIELD && matches!(f.kind, FieldKind::Phone)) {
                 fields.insert(spec.key.clone(), phone.to_string());
             }
         }
@@ -717,6 +719,9 @@ impl Store {
         Ok(out)
     }
 }
+
+/// The form field that is the resident's own phone number (联系电话) in every catalogue item.
+const RESIDENT_PHONE_FIELD: &str = "phone";
 
 /// What a returned application must change before it goes back: every material the centre
 /// asked for again needs a photo it did not have, and something must differ from the revision
