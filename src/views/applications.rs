@@ -65,10 +65,12 @@ pub fn describe(e: &TimelineEvent, cat: &Catalogue, lang: Lang) -> String {
     match e {
         TimelineEvent::Created => lang.t("创建草稿", "Draft created").into(),
         TimelineEvent::Submitted { revision } => {
+            // an entry of the history: whether it has been sent since is the status chip's
+            // and the sync strip's business ("等待上传" here stayed after the upload)
             if zh {
-                format!("提交第{revision}版，等待上传")
+                format!("在手机上提交第{revision}版")
             } else {
-                format!("Revision {revision} submitted, waiting to upload")
+                format!("Revision {revision} submitted on the phone")
             }
         }
         TimelineEvent::Received { .. } => lang.t("便民服务中心已接收", "Received by the centre").into(),
