@@ -60,8 +60,9 @@ pub enum BackupError {
 }
 
 /// Back up the SQLite database at `database` and the photo store at `photos` into a new
-/// directory under `into`; returns that directory.
-pub fn backup(database: &Path, photos: &Path, into: &Path) -> Result<PathBuf, BackupError> {
+/// directory under `into`; returns that directory and its manifest (whose hashes were taken
+/// from the copies as written, so the backup needs no second read to be trusted).
+pub fn backup(database: &Path, photos: &Path, into: &Path) -> Result<(PathBuf, Manifest), BackupError> {
     let now = Utc::now();
     let name = format!("daiban-backup-{}", now.format("%Y%m%d-%H%M%S"));
     let done = into.join(&name);
@@ -91,7 +92,7 @@ pub fn backup(database: &Path, photos: &Path, into: &Path) -> Result<PathBuf, Ba
     File::open(&partial)?.sync_all()?;
     fs::rename(&partial, &done)?;
     File::open(into)?.sync_all()?;
-    Ok(done)
+    Ok((done, manifest))
 }
 
 /// Re-read every file of the backup at `dir` against its manifest.

@@ -174,8 +174,7 @@ async fn main() -> anyhow::Result<()> {
             serve(settings).await
         }
         Command::Backup { database, photos, to } => {
-            let made = backup::backup(sqlite_path(&database)?, &photos, &to)?;
-            let manifest = backup::verify(&made)?;
+            let (made, manifest) = backup::backup(sqlite_path(&database)?, &photos, &to)?;
             println!("备份完成 / backup made: {} ({} photos)", made.display(), manifest.photos.len());
             Ok(())
         }

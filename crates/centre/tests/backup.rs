@@ -33,9 +33,10 @@ async fn a_backup_taken_under_load_restores_every_application_and_photo() {
         let (app, photos) = application_with_photos(&r, &["elderly_card"], &[("id_card", 2)], u32::from(i) + 1);
         c.submit(device, &r, &app, &photos).await;
     }
-    let made = backing_up.await.unwrap().expect("backup");
+    let (made, made_manifest) = backing_up.await.unwrap().expect("backup");
     assert!(made.file_name().unwrap().to_string_lossy().starts_with("daiban-backup-"));
     let manifest = backup::verify(&made).expect("a fresh backup verifies");
+    assert_eq!(manifest, made_manifest, "the manifest returned is the one written");
     assert!(manifest.photos.len() >= 8 * 3, "{} photos", manifest.photos.len());
 
     // restored into a fresh place: every application from before, every photo byte-identical

@@ -358,11 +358,10 @@ impl Store {
         // What the register already knows is filled in (the agent can still change it): the
         // resident's own phone, not other phone fields such as an emergency contact's.
         let mut fields = BTreeMap::new();
-        if let Some(phone) = &who.phone {
-            let specs = cat.fields_for(&items).unwrap_or_default();
-            for spec in specs.iter().filter(|f| f.key == RESIDENT_PHONE_FIELD && matches!(f.kind, FieldKind::Phone)) {
-                fields.insert(spec.key.clone(), phone.to_string());
-            }
+        let asks_phone =
+            cat.fields_for(&items).unwrap_or_default().iter().any(|f| f.key == RESIDENT_PHONE_FIELD && matches!(f.kind, FieldKind::Phone));
+        if let (true, Some(phone)) = (asks_phone, &who.phone) {
+            fields.insert(RESIDENT_PHONE_FIELD.to_string(), phone.to_string());
         }
         tx.execute(
             "INSERT INTO applications(id, resident_id, bundle, items, fields, catalogue_version, stage, status, revision,

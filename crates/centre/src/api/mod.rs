@@ -241,11 +241,17 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
     }
 }
 
+/// Whether `path` belongs to the sync API (answered with JSON [`ErrorBody`](daiban_proto::sync::ErrorBody)s)
+/// rather than the staff web UI (answered with pages).
+pub(crate) fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
 /// A path no route serves: under `/api/` an [`ErrorBody`](daiban_proto::sync::ErrorBody) like
 /// every other refusal of the API (a client can tell "no such endpoint" from a dead server);
 /// elsewhere a plain 404. The path is not echoed (it could carry personal data into the log).
 async fn not_routed(uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with("/api/") {
+    if is_api_path(uri.path()) {
         AppError::new(ErrorCode::NotFound, "没有这个接口 / no such endpoint").into_response()
     } else {
         crate::web::WebError::not_found("找不到这个页面：地址可能有误，或链接已经过期。").into_response()
@@ -254,7 +260,7 @@ async fn not_routed(uri: axum::http::Uri) -> Response {
 
 /// A known path with a method it does not serve.
 async fn method_not_allowed(uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with("/api/") {
+    if is_api_path(uri.path()) {
         AppError::bad_request("此接口不支持这种请求方法 / method not allowed on this endpoint")
             .with_status(StatusCode::METHOD_NOT_ALLOWED)
             .into_response()

@@ -45,7 +45,7 @@ pub fn record_staff(id: impl std::fmt::Display) {
 /// Log the answer to every request (inside its span) and turn a panic into a 500.
 pub async fn access_log(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let api = req.uri().path().starts_with("/api/");
+    let api = crate::api::is_api_path(req.uri().path());
     let response = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
         Ok(response) => response,
         Err(panic) => panicked(api, panic.as_ref()),
