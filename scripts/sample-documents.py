@@ -6,7 +6,9 @@ site photos, …), each a made-up specimen clearly marked 样例 and photographe
 Usage: scripts/sample-documents.py OUT_DIR [CATALOGUE_JSON]
 
 Files are named `<material>-<n>-<what>.jpg` (e.g. `居民身份证-1-正面.jpg`) so the preview's
-sample picker lists them in the order the materials ask for them. Needs ImageMagick and
+sample picker lists them in the order the materials ask for them. The ID card also has a
+second take of each side (`居民身份证-2-反面-重拍.jpg`), for the correction a reviewer asks
+for. Needs ImageMagick and
 fonts-noto-cjk (scripts/setup.sh installs both). Every name, number and address is invented.
 """
 
@@ -59,6 +61,11 @@ SIDES = {
 }
 
 
+# Materials with a second take of each side (`…-重拍.jpg`): what the agent sends when the
+# centre returns an application for a clearer ID card.
+RETAKES = {"id_card"}
+
+
 def run(args):
     subprocess.run(["convert", *args], check=True)
 
@@ -103,7 +110,7 @@ def silhouette(x, y, w, h, background):
     ]
 
 
-def id_front(out):
+def id_front(out, angle=-2.5):
     w, h = 1712, 1080
     run(["-size", f"{w}x{h}", "gradient:#eef6f4-#cfe4ea", *silhouette(1160, 180, 420, 520, "#dfe9ee"),
          *text(110, 220, "姓  名", 46, fill="#3a6a8a"), *text(330, 220, PERSON["name"], 62, SANS_BOLD),
@@ -112,17 +119,17 @@ def id_front(out):
          *text(110, 460, "出  生", 46, fill="#3a6a8a"), *text(330, 460, PERSON["born"], 56),
          *text(110, 580, "住  址", 46, fill="#3a6a8a"), *text(330, 580, "山东省烟台市桃源镇", 56), *text(330, 660, "王家村58号", 56),
          *text(110, 900, "公民身份号码", 46, fill="#3a6a8a"), *text(520, 900, PERSON["id"], 60, SANS_BOLD),
-         *watermark(w, h), *photographed(out, -2.5)])
+         *watermark(w, h), *photographed(out, angle)])
 
 
-def id_back(out):
+def id_back(out, angle=1.8):
     w, h = 1712, 1080
     run(["-size", f"{w}x{h}", "gradient:#f4efe2-#e2d9c0",
          "-fill", "rgba(200,20,20,0.85)", "-draw", "circle 260,240 380,240", *text(200, 290, "★", 120, SANS_BOLD, "#f6d24a"),
          *text(520, 250, "中华人民共和国", 92, SANS_BOLD, "#333"), *text(600, 420, "居民身份证", 110, SERIF, "#333"),
          *text(330, 780, "签发机关", 46, fill="#555"), *text(600, 780, "烟台市公安局桃源分局", 54),
          *text(330, 900, "有效期限", 46, fill="#555"), *text(600, 900, "2015.03.07-长期", 54),
-         *watermark(w, h), *photographed(out, 1.8)])
+         *watermark(w, h), *photographed(out, angle)])
 
 
 def booklet(out, title, rows, angle):
@@ -175,9 +182,11 @@ def site(out, direction, n):
          "-attenuate", "0.5", "+noise", "Gaussian", "-quality", "85", out])
 
 
-def render(material, k, what, out):
+def render(material, k, what, out, retake=False):
     code = material["code"]
-    if code == "id_card":
+    if code == "id_card" and retake:
+        (id_front if k == 0 else id_back)(out, [0.6, -0.4][k])
+    elif code == "id_card":
         (id_front if k == 0 else id_back)(out)
     elif code == "household_register":
         household(out, what)
@@ -207,12 +216,13 @@ def main():
         sides = SIDES.get(m["code"], [])
         for k in range(m["photos"]):
             what = sides[k] if k < len(sides) else ""
-            name = f"{m['name']['zh']}-{k + 1}" + (f"-{what}" if what else "") + ".jpg"
-            path = os.path.join(out_dir, name)
-            if not os.path.exists(path):
-                part = f"{path}.{os.getpid()}.part.jpg"  # two runs at once never share a file
-                render(m, k, what, part)
-                os.replace(part, path)
+            for retake in [False, True] if m["code"] in RETAKES else [False]:
+                name = f"{m['name']['zh']}-{k + 1}" + (f"-{what}" if what else "") + ("-重拍" if retake else "") + ".jpg"
+                path = os.path.join(out_dir, name)
+                if not os.path.exists(path):
+                    part = f"{path}.{os.getpid()}.part.jpg"  # two runs at once never share a file
+                    render(m, k, what, part, retake)
+                    os.replace(part, path)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,14 @@ impl AppCtx {
         Some(url)
     }
 
+    /// A `data:` URL with the whole stored photo, to look at it full size (not cached: one
+    /// at a time, dropped when the viewer closes).
+    pub fn photo_url(&self, hash: &PhotoHash) -> Option<String> {
+        let jpeg = self.store.photos().read(hash).map_err(|e| tracing::warn!("photo {hash:?}: {e}")).ok()?;
+        use base64::Engine;
+        Some(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg)))
+    }
+
     /// Sample photos available for the capture screen (file names), if configured.
     pub fn sample_photo_names(&self) -> Vec<String> {
         let Some(dir) = &self.sample_photos else { return vec![] };

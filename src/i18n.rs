@@ -30,6 +30,12 @@ impl Lang {
         text.get(self == Lang::En).to_string()
     }
 
+    /// A message written `中文 / English` (errors from the store, the sync engine, the centre),
+    /// in this language only.
+    pub fn msg(self, message: &str) -> String {
+        daiban_proto::text::in_language(message, self == Lang::En).to_string()
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::Zh => "zh",

@@ -17,8 +17,6 @@ use daiban_centre::store::{DatabaseUrl, Rules};
 use daiban_proto::status::Decision;
 use daiban_proto::text::Remark;
 use daiban_proto::{AppStatus, DeliveryMode, ItemStatus};
-use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-use fantoccini::Locator;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -129,22 +127,7 @@ async fn capture_return_correct_deliver_and_rate_through_the_real_centre() {
     b.wait_text("header h1", "送达签收").await;
 
     // The recipient signs on the screen; then rates the service.
-    let pad = b.client.find(Locator::Css("#sigpad")).await.unwrap();
-    let arg = serde_json::to_value(&pad).unwrap();
-    b.client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg]).await.unwrap();
-    let mut pen = MouseActions::new("pen".into())
-        .then(PointerAction::MoveToElement { element: pad.clone(), duration: None, x: -120.0, y: 10.0 })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
-    for i in 1..=12 {
-        pen = pen.then(PointerAction::MoveToElement {
-            element: pad.clone(),
-            duration: Some(Duration::from_millis(20)),
-            x: -120.0 + 20.0 * i as f64,
-            y: if i % 2 == 0 { 30.0 } else { -20.0 },
-        });
-    }
-    b.client.perform_actions(pen.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })).await.unwrap();
-    b.wait_count("#sigpad path", 1).await;
+    b.sign().await;
     b.screenshot(&tmp.join("04-signature.png")).await;
     b.click("#confirm-delivery").await;
     b.wait_text("#delivered", "赵凤英").await;

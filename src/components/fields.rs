@@ -16,6 +16,7 @@ pub fn TextField(
     #[props(default)] placeholder: String,
     #[props(default)] multiline: bool,
 ) -> Element {
+    let lang = use_lang();
     let mut value = value;
     rsx! {
         div { class: if error.is_some() { "field invalid" } else { "field" },
@@ -29,7 +30,7 @@ pub fn TextField(
                 input { id: "{id}", name: "{id}", r#type: "{kind}", value: "{value}", placeholder: "{placeholder}",
                     oninput: move |e| value.set(e.value()) }
             }
-            if let Some(e) = &error { div { class: "error", role: "alert", "{e}" } }
+            if let Some(e) = &error { div { class: "error", role: "alert", {lang.msg(e)} } }
             if let Some(h) = &hint { div { class: "hint", "{h}" } }
         }
     }
@@ -46,7 +47,7 @@ pub fn ErrorList(errors: Vec<FieldError>) -> Element {
         div { class: "errors", id: "errors", role: "alert",
             strong { {lang.t("请修改以下内容后再保存：", "Please correct the following:")} }
             ul {
-                for e in errors { li { "{e}" } }
+                for e in errors { li { {format!("{}{}{}", e.label, lang.t("：", ": "), lang.msg(&e.message))} } }
             }
         }
     }

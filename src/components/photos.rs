@@ -13,18 +13,36 @@ use daiban_proto::{PhotoHash, PhotoRef};
 use dioxus::prelude::*;
 
 /// Thumbnails of photos, optionally each with a remove button that asks before it removes
-/// (a photo of a document may be gone from the resident's hands by then).
+/// (a photo of a document may be gone from the resident's hands by then). Tapping one shows
+/// it full size, so the agent can check that an ID number is readable before leaving.
 #[component]
 pub fn Thumbs(photos: Vec<PhotoRef>, #[props(default)] on_remove: Option<EventHandler<PhotoHash>>) -> Element {
     let ctx = use_ctx();
     let lang = use_lang();
     let mut confirming = use_signal(|| None::<PhotoHash>);
+    let mut viewing = use_signal(|| None::<PhotoHash>);
+    let full_ctx = ctx.clone();
+    // one full-size photo at a time, decrypted when opened and dropped when closed
+    let full = use_memo(move || viewing().map(|h| full_ctx.photo_url(&h)));
     rsx! {
+        if let Some(url) = full() {
+            div { class: "photo-viewer", id: "photo-viewer", role: "dialog", "aria-modal": "true", onclick: move |_| viewing.set(None),
+                if let Some(url) = url {
+                    img { src: "{url}", alt: lang.t("材料照片（原图）", "document photo (full size)") }
+                } else {
+                    div { class: "thumb-gone", {lang.t("照片无法显示", "Photo cannot be shown")} }
+                }
+                button { class: "btn", id: "close-viewer", onclick: move |_| viewing.set(None), {lang.t("关闭", "Close")} }
+            }
+        }
         div { class: "thumbs",
             for p in photos {
                 div { class: "thumb", key: "{p.hash}",
                     if let Some(url) = ctx.thumb_url(&p.hash) {
-                        img { src: "{url}", alt: lang.t("材料照片", "document photo") }
+                        button { class: "thumb-open", "aria-label": lang.t("查看大图", "View full size"),
+                            onclick: move |_| viewing.set(Some(p.hash)),
+                            img { src: "{url}", alt: lang.t("材料照片", "document photo") }
+                        }
                     } else if ctx.store.photo_purged(&p.hash).unwrap_or(false) {
                         span { class: "thumb-gone",
                             {lang.t("已按保留期限从手机删除，中心留存", "Removed from the phone after the retention period; kept at the centre")}
@@ -111,6 +129,6 @@ pub fn PhotoAdder(id: String, on_photo: EventHandler<Vec<u8>>, #[props(default)]
                 }
             }
         }
-        if let Some(e) = error() { div { class: "error", role: "alert", "{e}" } }
+        if let Some(e) = error() { div { class: "error", role: "alert", {lang.msg(&e)} } }
     }
 }

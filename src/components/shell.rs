@@ -132,7 +132,7 @@ pub fn SyncStrip(status: SyncStatus, summary: OutboxSummary) -> Element {
     if status.stopped {
         return rsx! {
             Link { to: Route::SyncView {}, class: "syncstrip warn", id: "syncstrip",
-                {status.last_error.clone().unwrap_or_default()}
+                {lang.msg(status.last_error.as_deref().unwrap_or_default())}
             }
         };
     }

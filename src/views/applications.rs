@@ -3,7 +3,7 @@
 //! timeline from draft to rating.
 
 use crate::app::Route;
-use crate::components::{StatusChip, Thumbs};
+use crate::components::{DeleteDraft, StatusChip, Thumbs};
 use crate::ctx::{use_ctx, use_data_version};
 use crate::i18n::{use_lang, Lang};
 use daiban_agent_core::store::{TimelineEntry, TimelineEvent};
@@ -138,18 +138,8 @@ pub fn ApplicationView(id: ApplicationId) -> Element {
         data.get();
         store.application(id).ok()
     });
-    let mut error = use_signal(|| None::<String>);
     let Some(d) = detail() else {
         return rsx! { div { class: "empty", {lang.t("找不到这份申请", "Application not found")} } };
-    };
-    let store = ctx.store.clone();
-    let nav = navigator();
-    let delete = move |_| match store.delete_draft(id) {
-        Ok(()) => {
-            data.bump();
-            nav.replace(Route::Applications {});
-        }
-        Err(e) => error.set(Some(e.to_string())),
     };
     rsx! {
         div { class: "card",
@@ -173,7 +163,6 @@ pub fn ApplicationView(id: ApplicationId) -> Element {
                 }
             }
         }
-        if let Some(e) = error() { div { class: "errors", "{e}" } }
         if let Some(r) = d.return_reason.clone().filter(|_| d.editable()) {
             div { class: "banner-return", id: "return-reason", strong { {lang.t("需要补正：", "To correct: ")} } "{r}" }
         }
@@ -203,7 +192,7 @@ pub fn ApplicationView(id: ApplicationId) -> Element {
         div { class: "section-title", {lang.t("办理进度", "Progress")} }
         div { class: "card", Timeline { entries: d.timeline.clone() } }
         if d.status == AppStatus::Draft {
-            button { class: "btn danger block", id: "delete-draft", onclick: delete, {lang.t("删除草稿", "Delete draft")} }
+            DeleteDraft { id }
         }
     }
 }

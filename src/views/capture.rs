@@ -8,7 +8,7 @@
 
 use crate::app::Route;
 use crate::components::fields::error_for;
-use crate::components::{ErrorList, PhotoAdder, Thumbs};
+use crate::components::{DeleteDraft, ErrorList, PhotoAdder, Thumbs};
 use crate::ctx::{use_ctx, use_data_version};
 use crate::i18n::{use_lang, Lang};
 use daiban_agent_core::forms::FieldError;
@@ -90,10 +90,21 @@ pub fn Capture(id: ApplicationId) -> Element {
         saved_at.set(None);
         show_first_error();
     };
-    let errs = errors();
+    // a material's problem goes from the list once the photos are there (fields are checked
+    // again when they are saved)
+    let errs: Vec<FieldError> = errors()
+        .into_iter()
+        .filter(|e| match e.field.strip_prefix("material:") {
+            Some(code) => d.materials.iter().find(|m| m.kind.code == code).is_none_or(|m| !m.complete() || m.needs_retake()),
+            None => true,
+        })
+        .collect();
+    // which material each photo is filed under, to catch the same photo under two of them
+    let filed: Vec<(PhotoHash, String)> =
+        d.materials.iter().flat_map(|m| m.photos.iter().map(|p| (p.hash, lang.l(&m.kind.name)))).collect();
     // optional materials ("如有") neither count as done nor as wanted
     let required = d.materials.iter().filter(|m| m.required).count();
-    let done = d.materials.iter().filter(|m| m.required && m.complete() && !m.photos.is_empty()).count();
+    let done = d.materials.iter().filter(|m| m.required && m.complete() && !m.photos.is_empty() && !m.needs_retake()).count();
     rsx! {
         div { class: "card",
             h2 { id: "capture-title", {lang.l(&d.title)} }
@@ -131,11 +142,12 @@ pub fn Capture(id: ApplicationId) -> Element {
                 }
             }
         }
-        div { class: "section-title",
+        div { class: "section-title", id: "materials-title",
             {format!("{}{done}/{required}{}", lang.t("二、材料清单（必需材料 ", "2. Materials (required "), lang.t("）", ")"))}
         }
         for m in d.materials.clone() {
             MaterialCard { key: "{m.kind.code}", id, material: m.clone(), lang, busy,
+                elsewhere: filed.iter().filter(|(h, _)| !m.photos.iter().any(|p| p.hash == *h)).cloned().collect::<Vec<_>>(),
                 reuse: reusable().into_iter().find(|r| r.material == m.kind.code) }
         }
         if let Some(b) = busy() { div { class: "notice", id: "busy", "{b}" } }
@@ -145,6 +157,8 @@ pub fn Capture(id: ApplicationId) -> Element {
             button { class: "btn primary", id: "submit", disabled: busy().is_some(), onclick: submit,
                 {if d.status == AppStatus::Returned { lang.t("重新提交", "Resubmit") } else { lang.t("提交", "Submit") }} }
         }
+        // a draft started by mistake can go; a returned application belongs to the centre's case
+        if d.status == AppStatus::Draft { DeleteDraft { id } }
     }
 }
 
@@ -174,6 +188,7 @@ fn FormField(
     let input_type = match spec.kind {
         FieldKind::Number => "number",
         FieldKind::Date => "date",
+        FieldKind::Month => "month",
         FieldKind::Phone => "tel",
         _ => "text",
     };
@@ -201,7 +216,7 @@ fn FormField(
                         onchange: move |_| on_commit.call(()) }
                 },
             }
-            if let Some(e) = &error { div { class: "error", role: "alert", "{e}" } }
+            if let Some(e) = &error { div { class: "error", role: "alert", {lang.msg(e)} } }
             if !spec.hint.zh.is_empty() { div { class: "hint", {lang.l(&spec.hint)} } }
         }
     }
@@ -214,6 +229,8 @@ fn MaterialCard(
     lang: Lang,
     busy: Signal<Option<String>>,
     reuse: Option<ReusableMaterial>,
+    /// Photos filed under the application's other materials, with those materials' names.
+    elsewhere: Vec<(PhotoHash, String)>,
 ) -> Element {
     let ctx = use_ctx();
     let data = use_data_version();
@@ -221,7 +238,7 @@ fn MaterialCard(
     let m = material;
     let code = m.kind.code.clone();
     let want = m.kind.photos.max(1);
-    let class = if m.requested_again {
+    let class = if m.needs_retake() {
         "material redo"
     } else if m.complete() && !m.photos.is_empty() {
         "material done"
@@ -235,6 +252,7 @@ fn MaterialCard(
         let store = store.clone();
         let code = code_add.clone();
         let had = had.clone();
+        let elsewhere = elsewhere.clone();
         let mut busy = busy;
         busy.set(Some(lang.t("正在处理照片，请稍候…", "Processing photo…").to_string()));
         spawn(async move {
@@ -249,6 +267,16 @@ fn MaterialCard(
                     )
                     .to_string(),
                 )),
+                // kept (a photo may show two documents), but the agent is asked to check
+                Ok(Ok(photo)) if elsewhere.iter().any(|(h, _)| *h == photo.hash) => {
+                    let other = elsewhere.iter().find(|(h, _)| *h == photo.hash).map(|(_, n)| n.clone()).unwrap_or_default();
+                    error.set(Some(format!(
+                        "{}{other}{}",
+                        lang.t("这张照片也放在了「", "This photo is also filed under “"),
+                        lang.t("」下，请确认没有选错。", "”; check it is the right one.")
+                    )));
+                    data.bump();
+                }
                 Ok(Ok(_)) => {
                     error.set(None);
                     data.bump();
@@ -269,11 +297,12 @@ fn MaterialCard(
     rsx! {
         div { class: "{class}", id: "material-{code}",
             div { class: "mhead",
-                span { class: "tick", if m.requested_again { "!" } else if m.complete() && !m.photos.is_empty() { "✓" } else if m.required { "○" } else { "·" } }
+                span { class: "tick", if m.needs_retake() { "!" } else if m.complete() && !m.photos.is_empty() { "✓" } else if m.required { "○" } else { "·" } }
                 div { class: "grow",
                     div { class: "title", {lang.l(&m.kind.name)}
                         if !m.required { span { class: "muted small", {lang.t("（如有）", " (optional)")} } }
                         if m.reused_from.is_some() { span { class: "tag", {lang.t("已复用", "reused")} } }
+                        if m.retaken { span { class: "tag", id: "retaken-{code}", {lang.t("已重新拍摄", "re-taken")} } }
                     }
                     div { class: "muted small", id: "count-{code}",
                         {if usize::from(want) < m.photos.len() {
@@ -285,7 +314,7 @@ fn MaterialCard(
                     }
                 }
             }
-            if m.requested_again { div { class: "small redo-note", style: "color: var(--orange)",
+            if m.needs_retake() { div { class: "small redo-note", style: "color: var(--orange)",
                 {lang.t("需重新拍摄：中心要求重新提供这项材料，请删除原来的照片并拍新的。", "Re-take: the centre asked for this again; remove the old photo and take a new one.")} } }
             if !m.kind.hint.zh.is_empty() { div { class: "hint muted small", "{lang.l(&m.kind.hint)}" } }
             Thumbs { photos: m.photos.clone(), on_remove: remove }
@@ -299,7 +328,7 @@ fn MaterialCard(
                 }
             }
             PhotoAdder { id: "add-{code}", on_photo: add, busy: busy().is_some() }
-            if let Some(e) = error() { div { class: "error", role: "alert", "{e}" } }
+            if let Some(e) = error() { div { class: "error", role: "alert", {lang.msg(&e)} } }
         }
     }
 }

@@ -113,7 +113,7 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
             if let Some(p) = d.phone.clone() { div { {lang.t("电话：", "Phone: ")} a { href: "tel:{p}", "{p}" } } }
             if let Some(n) = d.note.clone() { div { class: "muted", "{n}" } }
         }
-        if let Some(e) = error() { div { class: "errors", role: "alert", id: "delivery-error", "{e}" } }
+        if let Some(e) = error() { div { class: "errors", role: "alert", id: "delivery-error", {lang.msg(&e)} } }
         if d.delivered_at.is_none() {
             div { class: "section-title", {lang.t("一、签收", "1. Hand over")} }
             div { class: "card",

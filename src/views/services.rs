@@ -197,11 +197,13 @@ pub fn ChooseService(resident: ResidentId) -> Element {
     let age = r.id_number.age_on(today());
     let (suggested, others): (Vec<_>, Vec<_>) =
         cat.items.iter().cloned().partition(|i| i.suggest_from_age.is_some_and(|a| age >= u32::from(a)));
+    // a newborn's services are not offered first to a 76-year-old, nor retirement to a parent
+    let (bundles, other_bundles): (Vec<_>, Vec<_>) = cat.bundles.iter().cloned().partition(|b| b.suits_age(age));
     let ctx2 = ctx.clone();
     let choose = move |t: Target| start(&ctx2, resident, &t, error);
     rsx! {
         div { class: "card", h2 { "{r.name}" } div { class: "muted", {format!("{age}{}", lang.t("岁", " years"))} } }
-        if let Some(e) = error() { div { class: "errors", "{e}" } }
+        if let Some(e) = error() { div { class: "errors", role: "alert", {lang.msg(&e)} } }
         if !suggested.is_empty() {
             div { class: "section-title", {lang.t("按年龄可办", "Eligible by age")} }
             ul { class: "list",
@@ -213,13 +215,29 @@ pub fn ChooseService(resident: ResidentId) -> Element {
                 }
             }
         }
-        div { class: "section-title", {lang.t("一件事一次办", "One-thing bundles")} }
-        ul { class: "list",
-            for b in cat.bundles.iter().cloned() {
-                li { key: "b-{b.code}", onclick: { let c = choose.clone(); let code = b.code.clone(); move |_| c(Target::Bundle(code.clone())) },
-                    class: "pick", "data-code": "{b.code}",
-                    div { class: "title", {lang.l(&b.name)} }
-                    div { class: "muted small", {lang.l(&b.description)} }
+        if !bundles.is_empty() {
+            div { class: "section-title", {lang.t("一件事一次办", "One-thing bundles")} }
+            ul { class: "list", id: "bundles",
+                for b in bundles {
+                    li { key: "b-{b.code}", onclick: { let c = choose.clone(); let code = b.code.clone(); move |_| c(Target::Bundle(code.clone())) },
+                        class: "pick", "data-code": "{b.code}",
+                        div { class: "title", {lang.l(&b.name)} }
+                        div { class: "muted small", {lang.l(&b.description)} }
+                    }
+                }
+            }
+        }
+        if !other_bundles.is_empty() {
+            details { class: "more", id: "other-bundles",
+                summary { class: "section-title", {lang.t("其他一件事（按年龄一般用不上）", "Other bundles (not usual at this age)")} }
+                ul { class: "list",
+                    for b in other_bundles {
+                        li { key: "o-{b.code}", onclick: { let c = choose.clone(); let code = b.code.clone(); move |_| c(Target::Bundle(code.clone())) },
+                            class: "pick", "data-code": "{b.code}",
+                            div { class: "title", {lang.l(&b.name)} }
+                            div { class: "muted small", {lang.l(&b.description)} }
+                        }
+                    }
                 }
             }
         }
@@ -254,7 +272,7 @@ pub fn ChooseResident(target: String) -> Element {
     rsx! {
         input { class: "search", r#type: "search", value: "{q}", id: "resident-search",
             placeholder: lang.t("搜索居民", "Search residents"), oninput: move |e| q.set(e.value()) }
-        if let Some(e) = error() { div { class: "errors", "{e}" } }
+        if let Some(e) = error() { div { class: "errors", role: "alert", {lang.msg(&e)} } }
         ul { class: "list",
             for r in found() {
                 li { key: "{r.id}", class: "pick",

@@ -62,7 +62,7 @@ pub fn SyncView() -> Element {
                     }
                     // Revoked or unknown to the centre: nothing local is lost; a new code re-enrols.
                     if s.stopped {
-                        div { class: "errors", role: "alert", {s.last_error.clone().unwrap_or_default()} }
+                        div { class: "errors", role: "alert", {lang.msg(s.last_error.as_deref().unwrap_or_default())} }
                         EnrolForm {}
                     }
                 },
@@ -84,7 +84,7 @@ pub fn SyncView() -> Element {
                     {format!("{} {} · {} {} ({})", summary.pending_events, lang.t("条记录", "records"), summary.pending_photos, lang.t("张照片", "photos"), lang.bytes(summary.pending_photo_bytes))} }
                 if let Some((err, next)) = last_error {
                     dt { {lang.t("上次出错", "Last error")} }
-                    dd { "{err}" if let Some(n) = next { {format!(" · {} {}", lang.t("将于", "retry at"), lang.datetime(n))} } }
+                    dd { {lang.msg(&err)} if let Some(n) = next { {format!(" · {} {}", lang.t("将于", "retry at"), lang.datetime(n))} } }
                 }
             }
             button { class: "btn primary block", id: "sync-now", disabled: s.running() || !s.enrolled,
@@ -103,7 +103,7 @@ pub fn SyncView() -> Element {
                                 EventBody::RatingGiven { .. } => lang.t("评价", "Rating"),
                             }}
                         }
-                        div { class: "error", {e.last_error.clone().unwrap_or_default()} }
+                        div { class: "error", {lang.msg(e.last_error.as_deref().unwrap_or_default())} }
                         if let EventBody::ApplicationSubmitted { application } = &e.event.body {
                             Link { to: Route::Capture { id: application.id }, {lang.t("去修改并重新提交", "Fix and resubmit")} }
                         }
@@ -191,7 +191,7 @@ fn EnrolForm() -> Element {
     };
     rsx! {
         form { id: "enrol-form", onsubmit: move |e| e.prevent_default(),
-            if let Some(e) = error() { div { class: "errors", role: "alert", id: "enrol-error", "{e}" } }
+            if let Some(e) = error() { div { class: "errors", role: "alert", id: "enrol-error", {lang.msg(&e)} } }
             TextField { id: "centre", label: lang.t("便民服务中心地址", "Centre address"), value: centre, kind: "url",
                 placeholder: "https://…" }
             TextField { id: "code", label: lang.t("注册码", "Enrolment code"), value: code, required: true,

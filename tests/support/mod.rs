@@ -29,8 +29,18 @@ fn free_port() -> u16 {
 
 impl Browser {
     /// Start chromedriver and a headless Chromium with a fresh profile under `tmp`, at a
-    /// phone-sized window (`width`×`height`).
+    /// phone-sized window (`width`×`height`). Keep `tmp` short: Chromium's sockets live under
+    /// it and a Unix socket path cannot be longer than 107 bytes (Chromium just exits).
     pub async fn start(tmp: &Path, width: u32, height: u32) -> Browser {
+        Self::launch(tmp, width, height, true).await
+    }
+
+    /// The same as a desktop browser (township staff at 1366×768): no phone emulation.
+    pub async fn desktop(tmp: &Path, width: u32, height: u32) -> Browser {
+        Self::launch(tmp, width, height, false).await
+    }
+
+    async fn launch(tmp: &Path, width: u32, height: u32, phone: bool) -> Browser {
         // fantoccini links aws-lc-rs and reqwest links ring: pick one explicitly.
         let _ = rustls::crypto::ring::default_provider().install_default();
         std::fs::create_dir_all(tmp.join("chrome-tmp")).unwrap();
@@ -43,10 +53,8 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver (apt-get install chromium-driver; scripts/setup.sh does)");
-        let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        let mut caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
             "goog:chromeOptions": {
-                // Emulate the phone's viewport exactly (a headless window cannot be narrower than 500 px).
-                "mobileEmulation": { "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } },
                 "binary": std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into()),
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -55,6 +63,11 @@ impl Browser {
             }
         }))
         .unwrap();
+        if phone {
+            // Emulate the phone's viewport exactly (a headless window cannot be narrower than 500 px).
+            caps["goog:chromeOptions"]["mobileEmulation"] =
+                serde_json::json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } });
+        }
         let t = Instant::now();
         let client = loop {
             match ClientBuilder::rustls().unwrap().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
@@ -63,7 +76,10 @@ impl Browser {
                     let _ = e;
                     tokio::time::sleep(Duration::from_millis(100)).await
                 }
-                Err(e) => panic!("webdriver connect: {e}"),
+                Err(e) => {
+                    let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", driver.id())]).status();
+                    panic!("webdriver connect: {e}")
+                }
             }
         };
         Browser { client, driver }
@@ -71,9 +87,14 @@ impl Browser {
 
     /// Wait until the element matching `css` contains `want`; returns its text.
     pub async fn wait_text(&self, css: &str, want: &str) -> String {
+        self.wait_text_within(css, want, Duration::from_secs(15)).await
+    }
+
+    /// [`Self::wait_text`] for at most `limit`.
+    pub async fn wait_text_within(&self, css: &str, want: &str, limit: Duration) -> String {
         let t = Instant::now();
         let mut last = String::new();
-        while t.elapsed() < Duration::from_secs(15) {
+        while t.elapsed() < limit {
             if let Ok(e) = self.client.find(Locator::Css(css)).await {
                 if let Ok(text) = e.text().await {
                     if text.contains(want) {
@@ -167,6 +188,27 @@ impl Browser {
 
     pub async fn screenshot(&self, path: &Path) {
         std::fs::write(path, self.client.screenshot().await.unwrap()).unwrap();
+    }
+
+    /// Draw a signature on the delivery screen's pad with the pointer, as a finger would.
+    pub async fn sign(&self) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+        let pad = self.client.find(Locator::Css("#sigpad")).await.unwrap();
+        let arg = serde_json::to_value(&pad).unwrap();
+        self.client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg]).await.unwrap();
+        let mut pen = MouseActions::new("pen".into())
+            .then(PointerAction::MoveToElement { element: pad.clone(), duration: None, x: -120.0, y: 10.0 })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
+        for i in 1..=12 {
+            pen = pen.then(PointerAction::MoveToElement {
+                element: pad.clone(),
+                duration: Some(Duration::from_millis(20)),
+                x: -120.0 + 20.0 * i as f64,
+                y: if i % 2 == 0 { 30.0 } else { -20.0 },
+            });
+        }
+        self.client.perform_actions(pen.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })).await.unwrap();
+        self.wait_count("#sigpad path", 1).await;
     }
 }
 

@@ -28,7 +28,7 @@ impl FieldError {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.label, self.message)
+        write!(f, "{}：{}", self.label, daiban_proto::text::in_language(&self.message, false))
     }
 }
 
@@ -71,7 +71,7 @@ fn optional<T>(s: &str, parse: impl Fn(&str) -> Result<T, TextError>) -> Result<
 fn text_err(field: &str, label: &str, e: TextError) -> FieldError {
     let msg = match e {
         TextError::Empty { .. } => "不能为空".to_string(),
-        TextError::TooLong { max, .. } => format!("太长（最多{max}个字）"),
+        TextError::TooLong { max, .. } => format!("太长（最多{max}个字） / too long (max {max})"),
         TextError::Format { hint, .. } => format!("格式不对，应为{hint}"),
     };
     FieldError::new(field, label, msg)
@@ -85,7 +85,11 @@ impl ResidentForm {
             IdNumber::parse(&self.id_number).map_err(|e| errs.push(FieldError::new("id_number", "身份证号", e.to_string()))).ok();
         if let Some(id) = &id_number {
             if id.birth_date() > today {
-                errs.push(FieldError::new("id_number", "身份证号", "出生日期在今天之后，请核对"));
+                errs.push(FieldError::new(
+                    "id_number",
+                    "身份证号",
+                    "出生日期在今天之后，请核对 / the birth date is after today: check the number",
+                ));
             }
         }
         let phone = optional(&self.phone, Phone::parse).map_err(|e| errs.push(text_err("phone", "联系电话", e))).ok();
@@ -113,7 +117,7 @@ impl ResidentForm {
 pub fn check_field(spec: &FieldSpec, raw: &str) -> Result<String, String> {
     let v = raw.trim();
     if v.is_empty() {
-        return if spec.required { Err("必填，不能为空".into()) } else { Ok(String::new()) };
+        return if spec.required { Err("必填，不能为空 / required".into()) } else { Ok(String::new()) };
     }
     match &spec.kind {
         FieldKind::Text => FieldText::parse(v).map(|t| t.as_str().to_string()).map_err(|e| match e {
@@ -121,23 +125,31 @@ pub fn check_field(spec: &FieldSpec, raw: &str) -> Result<String, String> {
             other => other.to_string(),
         }),
         FieldKind::Number => {
-            v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0).map(|_| v.to_string()).ok_or_else(|| "应填数字".into())
+            v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0).map(|_| v.to_string()).ok_or_else(|| "应填数字 / a number".into())
         }
-        FieldKind::Date => {
-            NaiveDate::parse_from_str(v, "%Y-%m-%d").map(|d| d.format("%Y-%m-%d").to_string()).map_err(|_| "日期格式应为 2024-05-01".into())
-        }
-        FieldKind::Phone => Phone::parse(v).map(|p| p.as_str().to_string()).map_err(|_| "应为11位手机号或带区号的座机号".into()),
+        FieldKind::Date => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .map_err(|_| "日期格式应为 2024-05-01 / a date such as 2024-05-01".into()),
+        // a month the resident remembers, when the day is not known: stored as its first day's month
+        FieldKind::Month => NaiveDate::parse_from_str(&format!("{v}-01"), "%Y-%m-%d")
+            .map(|d| d.format("%Y-%m").to_string())
+            .map_err(|_| "年月格式应为 2015-06 / a month such as 2015-06".into()),
+        FieldKind::Phone => Phone::parse(v)
+            .map(|p| p.as_str().to_string())
+            .map_err(|_| "应为11位手机号或带区号的座机号 / a mobile or landline number".into()),
         FieldKind::BankAccount => {
             let digits: String = v.chars().filter(|c| !c.is_whitespace()).collect();
             if (12..=30).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
                 Ok(digits)
             } else {
-                Err("银行卡号应为12到30位数字".into())
+                Err("银行卡号应为12到30位数字 / 12 to 30 digits".into())
             }
         }
-        FieldKind::Choice { options } => {
-            options.iter().find(|o| o.zh == v || o.en == v).map(|o| o.zh.clone()).ok_or_else(|| "请从选项中选择".into())
-        }
+        FieldKind::Choice { options } => options
+            .iter()
+            .find(|o| o.zh == v || o.en == v)
+            .map(|o| o.zh.clone())
+            .ok_or_else(|| "请从选项中选择 / choose one of the options".into()),
     }
 }
 
@@ -202,6 +214,10 @@ mod tests {
         assert!(check_field(&spec(FieldKind::Number), "").is_err());
         assert_eq!(check_field(&spec(FieldKind::Date), "2024-5-1"), Ok("2024-05-01".into()));
         assert!(check_field(&spec(FieldKind::Date), "2024/05/01").is_err());
+        assert_eq!(check_field(&spec(FieldKind::Month), "2015-6"), Ok("2015-06".into()));
+        assert_eq!(check_field(&spec(FieldKind::Month), "2015-06"), Ok("2015-06".into()));
+        assert!(check_field(&spec(FieldKind::Month), "2015-13").is_err());
+        assert!(check_field(&spec(FieldKind::Month), "2015-06-01").is_err(), "a month, not a day");
         assert_eq!(check_field(&spec(FieldKind::BankAccount), "6222 0212 3456 7890"), Ok("6222021234567890".into()));
         let choice = FieldKind::Choice { options: vec![L10n::new("本人", "self"), L10n::new("配偶", "spouse")] };
         assert_eq!(check_field(&spec(choice.clone()), "spouse"), Ok("配偶".into()));

@@ -367,3 +367,41 @@ async fn photos_are_private_and_refused_actions_keep_what_was_typed() {
     assert!(empty.text().contains("原因不能为空"));
     c.stop().await;
 }
+
+#[tokio::test]
+async fn pages_speak_the_readers_language_and_point_out_a_photo_filed_twice() {
+    let c = WebCentre::start().await;
+    let w = &c.world;
+    let (device, _) = w.device(w.village_a).await;
+    let r = named_resident(3, "赵春梅", true);
+    let (mut app, photos) = application_with_photos(&r, &["elderly_card"], &[("id_card", 2), ("household_register", 1)], 3);
+    // the agent filed the ID card's front under the household register as well
+    let front = app.materials[0].photos[0].clone();
+    app.materials[1].photos.push(front);
+    c.submit(device, &r, &app, &photos).await;
+    let mut reviewer = StaffClient::signed_in(&c.base, "reviewer").await;
+    let page = reviewer.get(&format!("/staff/applications/{}", app.id)).await.text();
+    assert!(page.contains("同一张照片也放在了：户口簿"), "under the ID card: {page}");
+    assert!(page.contains("同一张照片也放在了：居民身份证"), "under the household register: {page}");
+    assert_eq!(page.matches("同一张照片也放在了").count(), 2, "the other photos are filed once");
+
+    // Error pages: Chinese only by default, English only after the switch, for a refusal
+    // made by a handler and for an address no route serves.
+    let missing = format!("/staff/applications/{}", daiban_proto::ApplicationId::new());
+    for path in [missing.as_str(), "/staff/no-such-page"] {
+        let zh = reviewer.get(path).await;
+        assert_eq!(zh.status, StatusCode::NOT_FOUND);
+        let text = zh.text();
+        assert!(text.contains("不存在") || text.contains("找不到这个页面"), "{text}");
+        assert!(!text.contains("no such") && !text.contains("No such"), "{path}: Chinese only: {text}");
+    }
+    reviewer.cookies.insert("daiban_lang".into(), "en".into());
+    for (path, want) in [(missing.as_str(), "no such application"), ("/staff/no-such-page", "No such page")] {
+        let en = reviewer.get(path).await;
+        assert_eq!(en.status, StatusCode::NOT_FOUND);
+        let text = en.text();
+        assert!(text.contains(want) && !text.contains("不存在") && !text.contains("找不到"), "{path}: English only: {text}");
+        assert!(text.contains("Back to the inbox"), "{text}");
+    }
+    c.stop().await;
+}

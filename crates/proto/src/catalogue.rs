@@ -65,6 +65,8 @@ pub enum FieldKind {
     Text,
     Number,
     Date,
+    /// A year and month (`2015-06`), for dates people remember only to the month.
+    Month,
     Phone,
     /// A bank card / account number (digits, 12–30).
     BankAccount,
@@ -164,6 +166,19 @@ pub struct Bundle {
     pub items: Vec<String>,
     #[serde(default)]
     pub description: L10n,
+    /// Offer it first to residents of at least this age (e.g. retirement).
+    #[serde(default)]
+    pub suggest_from_age: Option<u8>,
+    /// Offer it first only to residents younger than this (e.g. a newborn's parents).
+    #[serde(default)]
+    pub suggest_below_age: Option<u8>,
+}
+
+impl Bundle {
+    /// Whether a resident of this age is who the bundle is for (no limits: anyone).
+    pub fn suits_age(&self, age: u32) -> bool {
+        self.suggest_from_age.is_none_or(|a| age >= u32::from(a)) && self.suggest_below_age.is_none_or(|a| age < u32::from(a))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,6 +353,8 @@ mod tests {
                 name: L10n::new("ab", "ab"),
                 items: vec!["a".into(), "b".into()],
                 description: L10n::default(),
+                suggest_from_age: None,
+                suggest_below_age: None,
             }],
         }
     }

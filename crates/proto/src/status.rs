@@ -153,6 +153,18 @@ impl ItemStatus {
     }
 }
 
+impl ItemStatus {
+    /// The label of an item within its application: an undecided item waits to be accepted,
+    /// is under review, or waits for the agent's correction.
+    pub fn label_in(self, stage: Stage) -> L10n {
+        match (self, stage) {
+            (ItemStatus::Pending, Stage::Returned) => L10n::new("等待补正", "Waiting for the correction"),
+            (ItemStatus::Pending, Stage::Draft | Stage::Queued | Stage::Received) => L10n::new("待受理", "Waiting to be accepted"),
+            _ => self.label(),
+        }
+    }
+}
+
 impl Stage {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -350,6 +362,15 @@ mod tests {
 
     fn items(codes: &[&str]) -> Vec<(String, ItemStatus)> {
         codes.iter().map(|c| (c.to_string(), ItemStatus::Pending)).collect()
+    }
+
+    #[test]
+    fn an_undecided_item_says_what_it_waits_for() {
+        let zh = |s: ItemStatus, st: Stage| s.label_in(st).zh;
+        assert_eq!(zh(ItemStatus::Pending, Stage::Received), "待受理");
+        assert_eq!(zh(ItemStatus::Pending, Stage::Accepted), "审核中");
+        assert_eq!(zh(ItemStatus::Pending, Stage::Returned), "等待补正");
+        assert_eq!(zh(ItemStatus::Approved, Stage::Accepted), "已办结");
     }
 
     #[test]

@@ -17,6 +17,17 @@ pub enum TextError {
     Format { field: &'static str, field_en: &'static str, hint: &'static str },
 }
 
+/// Messages meant for people (errors above all) are written once in both languages, Chinese
+/// first, as `中文 / English`: they cross crates and the wire as one string. A screen shows the
+/// reader's half only; a message without the separator is shown as it is.
+pub fn in_language(message: &str, english: bool) -> &str {
+    match message.split_once(" / ") {
+        Some((_, en)) if english => en.trim(),
+        Some((zh, _)) => zh.trim(),
+        None => message,
+    }
+}
+
 /// Trim, drop control characters (keeping newlines when `multiline`), check length.
 pub fn clean(input: &str, field: &'static str, field_en: &'static str, max: usize, multiline: bool) -> Result<String, TextError> {
     let s: String = input.trim().chars().filter(|c| !c.is_control() || (multiline && *c == '\n')).collect();
@@ -147,6 +158,16 @@ impl<'de> Deserialize<'de> for Phone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bilingual_message_shows_one_language() {
+        let m = TextError::Empty { field: "姓名", field_en: "name" }.to_string();
+        assert_eq!(in_language(&m, false), "姓名不能为空");
+        assert_eq!(in_language(&m, true), "name is required");
+        assert_eq!(in_language("只有中文", true), "只有中文");
+        // only the first separator splits: an English half may quote another message
+        assert_eq!(in_language("中心说明 / centre says: a / b", true), "centre says: a / b");
+    }
 
     #[test]
     fn names_are_trimmed_bounded_and_cleaned() {

@@ -55,9 +55,16 @@ pub struct MaterialView {
     pub reused_from: Option<ApplicationId>,
     /// The centre asked for this material again (退回补正).
     pub requested_again: bool,
+    /// It was asked for again and now has a photo the returned revision did not have.
+    pub retaken: bool,
 }
 
 impl MaterialView {
+    /// Asked for again and not re-taken yet: the agent still has to photograph it.
+    pub fn needs_retake(&self) -> bool {
+        self.requested_again && !self.retaken
+    }
+
     /// Enough photos for a required material (or any for an optional one).
     pub fn complete(&self) -> bool {
         !self.required || self.photos.len() >= usize::from(self.kind.photos.max(1))
@@ -279,6 +286,7 @@ pub(crate) fn application_tx(tx: &Transaction, cat: &Catalogue, app: Application
     let items_codes: Vec<String> = parse_json(&items)?;
     let return_materials: Vec<String> = ret_mats.as_deref().map(parse_json).transpose()?.unwrap_or_default();
     let photos = photos_of_tx(tx, app)?;
+    let returned_photos = if return_materials.is_empty() { Vec::new() } else { revision_photos(tx, app, revision)? };
     let materials = cat
         .materials_for(&items_codes)
         .into_iter()
@@ -291,8 +299,11 @@ pub(crate) fn application_tx(tx: &Transaction, cat: &Catalogue, app: Application
                 hint: L10n::default(),
             });
             let mine: Vec<_> = photos.iter().filter(|(c, _, _)| *c == req.code).collect();
+            let requested_again = return_materials.contains(&req.code);
             MaterialView {
-                requested_again: return_materials.contains(&req.code),
+                requested_again,
+                retaken: requested_again
+                    && mine.iter().any(|(_, p, _)| !returned_photos.iter().any(|(c, h)| *c == req.code && *h == p.hash)),
                 reused_from: mine.iter().find_map(|(_, _, r)| *r),
                 photos: mine.into_iter().map(|(_, p, _)| p.clone()).collect(),
                 kind,
@@ -399,7 +410,7 @@ impl Store {
         for spec in &specs {
             if let Some(v) = answers.get(&spec.key) {
                 if v.chars().count() > 500 {
-                    errs.push(FieldError::new(&spec.key, &spec.label.zh, "太长（最多500个字）"));
+                    errs.push(FieldError::new(&spec.key, &spec.label.zh, "太长（最多500个字） / too long (max 500)"));
                 }
                 kept.insert(spec.key.clone(), v.clone());
             }
@@ -603,7 +614,7 @@ impl Store {
                 errs.push(FieldError::new(
                     &format!("material:{}", m.kind.code),
                     &m.kind.name.zh,
-                    format!("需要拍{}张照片，现有{}张", m.kind.photos.max(1), m.photos.len()),
+                    format!("需要拍{0}张照片，现有{1}张 / needs {0} photo(s), has {1}", m.kind.photos.max(1), m.photos.len()),
                 ));
             }
         }
@@ -722,6 +733,20 @@ impl Store {
 /// The form field that is the resident's own phone number (联系电话) in every catalogue item.
 const RESIDENT_PHONE_FIELD: &str = "phone";
 
+/// The photos, by material, of a stored revision (none when it is not stored).
+fn revision_photos(tx: &Transaction, app: ApplicationId, revision: u32) -> Result<Vec<(String, PhotoHash)>> {
+    let json: Option<String> = tx
+        .query_row(
+            "SELECT json FROM application_revisions WHERE application_id = ?1 AND revision = ?2",
+            params![app.to_string(), revision],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(json) = json else { return Ok(Vec::new()) };
+    let record: ApplicationRecord = parse_json(&json)?;
+    Ok(record.materials.iter().flat_map(|m| m.photos.iter().map(|p| (m.code.clone(), p.hash))).collect())
+}
+
 /// What a returned application must change before it goes back: every material the centre
 /// asked for again needs a photo it did not have, and something must differ from the revision
 /// that was returned (sending it back unchanged would only be returned again).
@@ -744,15 +769,13 @@ fn unchanged_since_return(
         before.materials.iter().filter(|m| m.code == code).flat_map(|m| m.photos.iter().map(|p| p.hash)).collect()
     };
     let mut errs = Vec::new();
-    for m in detail.materials.iter().filter(|m| m.requested_again) {
-        let old = photos_before(&m.kind.code);
-        if m.photos.iter().all(|p| old.contains(&p.hash)) {
-            errs.push(FieldError::new(
-                &format!("material:{}", m.kind.code),
-                &m.kind.name.zh,
-                "中心要求重新提供这项材料：请拍新的照片替换原来的".to_string(),
-            ));
-        }
+    for m in detail.materials.iter().filter(|m| m.needs_retake()) {
+        errs.push(FieldError::new(
+            &format!("material:{}", m.kind.code),
+            &m.kind.name.zh,
+            "中心要求重新提供这项材料：请拍新的照片替换原来的 / the centre asked for this again: take a new photo to replace the old one"
+                .to_string(),
+        ));
     }
     let same_photos = detail.materials.iter().all(|m| {
         let mut now: Vec<PhotoHash> = m.photos.iter().map(|p| p.hash).collect();
@@ -763,7 +786,12 @@ fn unchanged_since_return(
     });
     let same_note = detail.note.as_deref().unwrap_or("") == before.note.as_ref().map(|n| n.as_str()).unwrap_or("");
     if errs.is_empty() && same_photos && same_note && *fields == before.fields {
-        errs.push(FieldError::new("submit", "提交", "退回后还没有做任何修改：请按退回原因补正后再提交".to_string()));
+        errs.push(FieldError::new(
+            "submit",
+            "提交",
+            "退回后还没有做任何修改：请按退回原因补正后再提交 / nothing has changed since the return: correct it as asked, then submit"
+                .to_string(),
+        ));
     }
     Ok(errs)
 }

@@ -108,7 +108,7 @@ fn duplicate_id(tx: &Transaction, input: &ResidentInput, except: Option<Resident
             Err(StoreError::Invalid(vec![FieldError::new(
                 "id_number",
                 "身份证号",
-                format!("该身份证号已登记（居民：{name}），请勿重复添加"),
+                format!("该身份证号已登记（居民：{name}），请勿重复添加 / already registered (resident: {name})"),
             )]))
         }
         _ => Ok(()),

@@ -81,6 +81,7 @@ pub fn fill_required(store: &Store, app: ApplicationId) {
                 FieldKind::Text => "测试".to_string(),
                 FieldKind::Number => "3".to_string(),
                 FieldKind::Date => "2026-10-01".to_string(),
+                FieldKind::Month => "2015-06".to_string(),
                 FieldKind::Phone => "13800138000".to_string(),
                 FieldKind::BankAccount => "6222021234567890123".to_string(),
                 FieldKind::Choice { options } => options[0].zh.clone(),

@@ -225,7 +225,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::routes(&state))
         .route("/healthz", axum::routing::get(health))
         .fallback(not_routed)
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::web::in_reader_language));
     observe::observed(routes).with_state(state)
 }
 
@@ -254,7 +255,10 @@ async fn not_routed(uri: axum::http::Uri) -> Response {
     if is_api_path(uri.path()) {
         AppError::new(ErrorCode::NotFound, "没有这个接口 / no such endpoint").into_response()
     } else {
-        crate::web::WebError::not_found("找不到这个页面：地址可能有误，或链接已经过期。").into_response()
+        crate::web::WebError::not_found(
+            "找不到这个页面：地址可能有误，或链接已经过期。 / No such page: the address may be wrong, or the link has expired.",
+        )
+        .into_response()
     }
 }
 

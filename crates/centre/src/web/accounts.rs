@@ -63,7 +63,7 @@ async fn render(state: &AppState, me: &Me, draft: Option<(&AccountForm, &str)>, 
         }
         section.card #new-account {
             h2 { (lang.t("添加账号", "Add an account")) }
-            @if let Some(e) = error { (alert(e)) }
+            @if let Some(e) = error { (alert(lang, e)) }
             form.stack method="post" action="/staff/accounts" {
                 (csrf(me))
                 label { (lang.t("用户名（登录用，不含空格）", "User name (for login, no spaces)")) input name="username" required value=(value(|f| &f.username)) autocomplete="off"; }

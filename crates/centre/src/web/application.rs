@@ -204,6 +204,14 @@ fn last_return(audit: &[AuditEntry]) -> Option<(String, Vec<String>)> {
     })
 }
 
+/// How an item's result was sent out (its latest 出件 decision).
+fn delivery_mode(audit: &[AuditEntry], item: &str) -> Option<DeliveryMode> {
+    audit.iter().rev().find_map(|e| match serde_json::from_value::<Decision>(e.detail.get("decision")?.clone()).ok()? {
+        Decision::ResultReady { item: i, mode } if i == item => Some(mode),
+        _ => None,
+    })
+}
+
 fn render(me: &Me, v: &View, revealed: Option<&IdNumber>, draft: Option<&Draft>, done: Option<&str>) -> Markup {
     let lang = me.lang;
     let latest = &v.revisions.last().expect("an application has its first revision").record;
@@ -235,7 +243,7 @@ fn render(me: &Me, v: &View, revealed: Option<&IdNumber>, draft: Option<&Draft>,
                 (checklist(lang, v, latest))
                 @if let Some(c) = &changes { @if !c.is_empty() {
                     section.card.changes #latest-changes {
-                        h2 { (lang.t("本次补正的变化", "What this correction changed")) " (" (lang.t("修订", "revision ")) (v.app.revision - 1) " → " (v.app.revision) ")" }
+                        h2 { (lang.t("本次补正的变化", "What this correction changed")) (lang.t("（修订", " (revision ")) (v.app.revision - 1) " → " (v.app.revision) (lang.t("）", ")")) }
                         (diff_list(lang, v, c))
                     }
                 } }
@@ -373,7 +381,9 @@ fn checklist(lang: Lang, v: &View, latest: &ApplicationRecord) -> Markup {
 
 /// One photo with CSS-only rotate (0/90/180/270°) and zoom (1×/2×/3×): radio buttons, so it
 /// works without JavaScript and with the keyboard (arrow keys within each group).
-fn viewer(lang: Lang, v: &View, id: &str, p: &PhotoRef, caption: &str, is_new: bool) -> Markup {
+/// One photo with its tools. `is_new`: added to this material by the latest correction;
+/// `also_in`: other materials the same photo is filed under (usually a slip of the agent).
+fn viewer(lang: Lang, v: &View, id: &str, p: &PhotoRef, caption: &str, is_new: bool, also_in: &[String]) -> Markup {
     let src = format!("/staff/photos/{}", p.hash);
     let dims = format!("--w:{};--h:{}", p.width.max(1), p.height.max(1));
     html! {
@@ -398,15 +408,29 @@ fn viewer(lang: Lang, v: &View, id: &str, p: &PhotoRef, caption: &str, is_new: b
                 }
                 div.frame tabindex="0" { div.pan { img src=(src) alt=(caption) loading="lazy"; } }
             }
-            figcaption { (caption) @if is_new { " " span.new { (lang.t("本次新增", "new")) } } }
+            figcaption {
+                (caption) @if is_new { " " span.new { (lang.t("本次新增", "new")) } }
+                @if !also_in.is_empty() { br; span.dup.warn { (lang.t("同一张照片也放在了：", "The same photo is also filed under: ")) (also_in.join(lang.t("、", ", "))) } }
+            }
         }
     }
 }
 
 fn photos(lang: Lang, v: &View, latest: &ApplicationRecord, changes: Option<&RevisionDiff>) -> Markup {
     let c = v.catalogue.as_ref();
-    let added: BTreeSet<PhotoHash> =
-        changes.map(|d| d.materials.iter().flat_map(|m| m.added.iter().map(|p| p.hash)).collect()).unwrap_or_default();
+    // new within its own material: a photo filed under another one before is still new here
+    let added: BTreeSet<(&str, PhotoHash)> = changes
+        .map(|d| d.materials.iter().flat_map(|m| m.added.iter().map(move |p| (m.code.as_str(), p.hash))).collect())
+        .unwrap_or_default();
+    let mut filed: HashMap<PhotoHash, Vec<&str>> = HashMap::new();
+    for m in &latest.materials {
+        for p in &m.photos {
+            filed.entry(p.hash).or_default().push(m.code.as_str());
+        }
+    }
+    let also_in = |hash: &PhotoHash, code: &str| -> Vec<String> {
+        filed.get(hash).into_iter().flatten().filter(|c| **c != code).map(|c| material_name(lang, v.catalogue.as_ref(), c)).collect()
+    };
     html! {
         section.card #photos {
             h2 { (lang.t("材料照片", "Photos")) }
@@ -416,7 +440,7 @@ fn photos(lang: Lang, v: &View, latest: &ApplicationRecord, changes: Option<&Rev
                 div.photo-row {
                     @for (pi, p) in m.photos.iter().enumerate() {
                         @let caption = format!("{} {}/{}", material_name(lang, c, &m.code), pi + 1, m.photos.len());
-                        (viewer(lang, v, &format!("ph{mi}-{pi}"), p, &caption, added.contains(&p.hash)))
+                        (viewer(lang, v, &format!("ph{mi}-{pi}"), p, &caption, added.contains(&(m.code.as_str(), p.hash)), &also_in(&p.hash, &m.code)))
                     }
                 }
             }
@@ -431,15 +455,16 @@ fn diff_list(lang: Lang, v: &View, d: &RevisionDiff) -> Markup {
             .map_or(key.to_string(), |f| lang.l(&f.label).to_string())
     };
     let empty = lang.t("（空）", "(empty)");
+    let colon = lang.t("：", ": ");
     html! {
         @if d.is_empty() { p.muted { (lang.t("与上一修订相同。", "Same as the previous revision.")) } }
         ul.diff {
             @for f in &d.fields {
-                li.field { (label(&f.key)) ":" del { (f.before.as_deref().unwrap_or(empty)) } " → " ins { (f.after.as_deref().unwrap_or(empty)) } }
+                li.field { (label(&f.key)) (colon) del { (f.before.as_deref().unwrap_or(empty)) } " → " ins { (f.after.as_deref().unwrap_or(empty)) } }
             }
             @for m in &d.materials {
                 li.material {
-                    (material_name(lang, c, &m.code)) ":"
+                    (material_name(lang, c, &m.code)) (colon)
                     @if !m.added.is_empty() { ins { "+" (m.added.len()) (lang.t("张照片", " photo(s)")) } " " }
                     @if !m.removed.is_empty() { del { "−" (m.removed.len()) (lang.t("张照片", " photo(s)")) } " " }
                     @if let Some((_, after)) = m.reuse { @if after.is_some() { (lang.t("改为复用以往材料", "now reused from an earlier application")) } @else { (lang.t("不再复用", "no longer reused")) } }
@@ -450,7 +475,7 @@ fn diff_list(lang: Lang, v: &View, d: &RevisionDiff) -> Markup {
                 }
             }
             @if let Some((before, after)) = &d.note {
-                li.note { (lang.t("备注", "Note")) ":" del { (before.as_deref().unwrap_or(empty)) } " → " ins { (after.as_deref().unwrap_or(empty)) } }
+                li.note { (lang.t("备注", "Note")) (colon) del { (before.as_deref().unwrap_or(empty)) } " → " ins { (after.as_deref().unwrap_or(empty)) } }
             }
         }
     }
@@ -507,7 +532,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
             @let can_ready = allowed(app, &Decision::ResultReady { item: code.clone(), mode: DeliveryMode::Centre });
             @let can_collect = allowed(app, &Decision::Delivered { item: code.clone() });
             div.item-actions data-item=(code) {
-                h3 { (item_name(lang, c, code)) " " span.muted { (lang.l(&status.label())) } }
+                h3 { (item_name(lang, c, code)) " " span.muted.item-status { (lang.l(&status.label_in(app.stage))) } }
                 @if can_approve {
                     form method="post" action=(post) data-confirm=(lang.t("确认准予并办结这一事项？办结后不能撤回。", "Approve this item? This cannot be undone.")) {
                         (form_head("approve", code))
@@ -527,9 +552,22 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
                     }
                 }
                 @if can_collect {
-                    form method="post" action=(post) {
-                        (form_head("delivered", code))
-                        button type="submit" accesskey=[first.then_some("c")] { (lang.t("已在中心领取", "Collected at the centre")) @if first { kbd { "C" } } }
+                    @let collect = html! {
+                        form method="post" action=(post) {
+                            (form_head("delivered", code))
+                            button type="submit" accesskey=[first.then_some("c")] { (lang.t("已在中心领取", "Collected at the centre")) @if first { kbd { "C" } } }
+                        }
+                    };
+                    @if delivery_mode(&v.audit, code) == Some(DeliveryMode::Home) {
+                        // the agent takes it home and records the signature; the centre only
+                        // records a collection when the resident came after all
+                        p.muted.waiting { (lang.t("等待代办员送达到家，居民签收后自动记录。", "Waiting for the agent to deliver it home; the resident's signature is recorded from the phone.")) }
+                        details.collect-instead {
+                            summary { (lang.t("居民已自己到中心领取…", "The resident collected it at the centre…")) }
+                            (collect)
+                        }
+                    } @else {
+                        (collect)
                     }
                 }
                 @if can_reject {
@@ -543,7 +581,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
                         }
                     }
                 }
-                @if *status == ItemStatus::ResultReady && !can_collect { p.muted { (lang.t("等待代办员送达确认。", "Waiting for the agent's delivery proof.")) } }
+                @if *status == ItemStatus::ResultReady && !can_collect { p.muted.waiting { (lang.t("等待代办员送达确认。", "Waiting for the agent's delivery proof.")) } }
             }
         }
     };
@@ -567,7 +605,7 @@ fn actions(me: &Me, v: &View, latest: &ApplicationRecord, draft: Option<&Draft>)
         section.card.actions #actions {
             h2 { (lang.t("审核操作", "Review")) }
             @if let Some(d) = draft {
-                (alert(&d.error))
+                (alert(lang, &d.error))
                 @if !d.reason.trim().is_empty() {
                     div.kept #kept-reason {
                         (lang.t("您填写的内容（未保存，可复制）：", "What you typed (not saved; copy it if needed):"))
@@ -629,11 +667,18 @@ fn describe(lang: Lang, v: &View, e: &AuditEntry) -> String {
             format!("{}{}{}{}", lang.t("退回补正：", "returned: "), reason.as_str(), lang.t("；需补：", "; materials: "), names.join("、"))
         }
         (_, Some(Decision::Reject { item, reason })) => {
-            format!("{}{}:{}", lang.t("不予批准 ", "rejected "), item_name(lang, c, &item), reason.as_str())
+            format!("{}{}{}{}", lang.t("不予批准 ", "rejected "), item_name(lang, c, &item), lang.t("：", ": "), reason.as_str())
         }
         (_, Some(Decision::Approve { item })) => format!("{}{}", lang.t("准予/办结 ", "approved "), item_name(lang, c, &item)),
         (_, Some(Decision::ResultReady { item, mode })) => {
-            format!("{}{}({})", lang.t("出件 ", "result ready "), item_name(lang, c, &item), lang.l(&mode.label()))
+            format!(
+                "{}{}{}{}{}",
+                lang.t("出件 ", "result ready "),
+                item_name(lang, c, &item),
+                lang.t("（", " ("),
+                lang.l(&mode.label()),
+                lang.t("）", ")")
+            )
         }
         (_, Some(Decision::Delivered { item })) => {
             format!("{}{}", lang.t("在中心领取 ", "collected at the centre "), item_name(lang, c, &item))
@@ -649,9 +694,10 @@ fn describe(lang: Lang, v: &View, e: &AuditEntry) -> String {
         ("rated", _) => {
             let score = e.detail.get("score").and_then(|s| s.as_u64()).and_then(|s| daiban_proto::Rating::from_score(s as u8));
             format!(
-                "{}{}:{}",
+                "{}{}{}{}",
                 lang.t("居民评价 ", "rated "),
                 item("item"),
+                lang.t("：", ": "),
                 score.map_or("?".to_string(), |r| lang.l(&r.label()).to_string())
             ) + &e
                 .detail

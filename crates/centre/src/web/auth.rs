@@ -160,7 +160,7 @@ fn login_form(lang: Lang, token: &str, username: &str, next: Option<&str>, messa
             section.card.login {
                 h1 { (lang.t("工作人员登录", "Staff login")) }
                 @match message {
-                    Some((true, m)) => (alert(m)),
+                    Some((true, m)) => (alert(lang, m)),
                     Some((false, m)) => (layout::notice(m)),
                     None => {},
                 }

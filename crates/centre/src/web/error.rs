@@ -3,16 +3,25 @@
 //! Refusals from the store keep their own status and message ("申请不存在 / no such
 //! application"); backend failures are logged in full and shown generically, like
 //! [`crate::api::AppError`] does for the sync API.
+//!
+//! Messages are written `中文 / English` where they are made, which does not know the
+//! reader's language; the page shows one half. [`in_reader_language`] draws the page again
+//! in English when the request's cookie asks for it.
 
 use crate::api::error::status_of;
 use crate::store::StoreError;
 use crate::web::i18n::Lang;
 use crate::web::layout;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use daiban_proto::text::in_language;
 use maud::html;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct WebError {
     pub status: StatusCode,
     /// "中文 / English"
@@ -55,19 +64,39 @@ impl From<std::io::Error> for WebError {
     }
 }
 
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        // the message is bilingual already; the frame follows the default language
-        let lang = Lang::default();
+impl WebError {
+    fn page(&self, lang: Lang) -> Response {
         let body = html! {
             main.narrow {
                 section.card.error-page {
                     h1 { (self.status.as_u16()) }
-                    p.error role="alert" { (self.message) }
+                    p.error role="alert" { (in_language(&self.message, lang.english())) }
                     p { a href="/staff/inbox" { (lang.t("返回工作台", "Back to the inbox")) } }
                 }
             }
         };
         (self.status, layout::bare(lang, lang.t("出错了", "Error"), body)).into_response()
     }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let mut resp = self.page(Lang::default());
+        resp.extensions_mut().insert(self);
+        resp
+    }
+}
+
+/// Middleware over the whole server: an error page of the staff UI in the reader's language.
+pub async fn in_reader_language(req: Request, next: Next) -> Response {
+    let lang = Lang::from_jar(&CookieJar::from_headers(req.headers()));
+    let resp = next.run(req).await;
+    let Some(error) = resp.extensions().get::<WebError>().cloned() else { return resp };
+    if lang == Lang::default() {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    let (_, body) = error.page(lang).into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::new(body))
 }

@@ -110,14 +110,15 @@ pub fn items_label(lang: Lang, catalogue: Option<&Catalogue>, bundle: Option<&st
     let name = |code: &str| catalogue.and_then(|c| c.item(code)).map_or(code.to_string(), |i| lang.l(&i.name).to_string());
     let names: Vec<String> = items.iter().map(|c| name(c)).collect();
     match bundle.and_then(|b| catalogue.and_then(|c| c.bundle(b))) {
-        Some(b) => format!("{}:{}", lang.l(&b.name), names.join("、")),
+        Some(b) => format!("{}{}{}", lang.l(&b.name), lang.t("：", ": "), names.join(lang.t("、", ", "))),
         None => names.join("、"),
     }
 }
 
-/// "逾期3天" / "今天到期" / "还剩5天", for open work only.
+/// "逾期3天" / "今天到期" / "还剩5天", while a decision is due (the time limit is for 办结:
+/// once approved, nothing is counted down any more).
 pub fn due_note(lang: Lang, deadline: NaiveDate, status: AppStatus, today: NaiveDate) -> Option<Markup> {
-    if !InboxFilter::OPEN.contains(&status) {
+    if !matches!(status, AppStatus::Received | AppStatus::Accepted) {
         return None;
     }
     let days = (deadline - today).num_days();
@@ -139,7 +140,7 @@ fn row(lang: Lang, r: &InboxRow, catalogue: Option<&Catalogue>, devices: &HashMa
             td.items { (items_label(lang, catalogue, r.bundle.as_deref(), &r.items)) }
             td { (devices.get(&r.device_id).map_or("—", String::as_str)) }
             td.when { (time(r.received_at)) }
-            td.num { @if r.revision > 1 { span.rev title=(lang.t("补正后重新提交", "resubmitted after correction")) { "R" (r.revision) } } @else { "1" } }
+            td.num { @if r.revision > 1 { span.rev title=(lang.t("补正后重新提交", "resubmitted after correction")) { (r.revision) } } @else { (r.revision) } }
         }
     }
 }

@@ -114,8 +114,9 @@ pub fn notice(text: &str) -> Markup {
 }
 
 /// An error line that keeps the reader's attention (`role=alert`).
-pub fn alert(text: &str) -> Markup {
-    html! { p.error role="alert" { (text) } }
+/// An error message (written `中文 / English`) in the reader's language.
+pub fn alert(lang: Lang, text: &str) -> Markup {
+    html! { p.error role="alert" { (daiban_proto::text::in_language(text, lang.english())) } }
 }
 
 const STYLE: &str = include_str!("assets/style.css");

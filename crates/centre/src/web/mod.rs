@@ -23,7 +23,7 @@ mod auth;
 mod devices;
 mod diff;
 mod error;
-pub(crate) use error::WebError;
+pub(crate) use error::{in_reader_language, WebError};
 mod i18n;
 mod inbox;
 mod layout;

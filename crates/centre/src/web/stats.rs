@@ -220,7 +220,11 @@ struct FollowUpDraft {
 async fn render(state: &AppState, me: &Me, q: &PeriodQuery, draft: Option<&FollowUpDraft>) -> WebResult<Markup> {
     let lang = me.lang;
     let township = me.staff.township_id;
-    let period = q.period()?;
+    // a period that cannot be read is said next to the dates, and the whole record is shown
+    let (period, period_error) = match q.period() {
+        Ok(p) => (p, None),
+        Err(e) => (StatsPeriod::default(), Some(e.message)),
+    };
     let report = Report::new(state.store.statistics(township, period).await?);
     let catalogue = state.store.catalogue(township, None).await?;
     let c = catalogue.as_ref();
@@ -246,6 +250,7 @@ async fn render(state: &AppState, me: &Me, q: &PeriodQuery, draft: Option<&Follo
             button.primary type="submit" { (lang.t("统计", "Show")) }
             a.button #csv href=(format!("/staff/stats.csv?{}", q.query())) download { (lang.t("导出 CSV", "Export CSV")) }
         }
+        @if let Some(e) = &period_error { div #period-error { (alert(lang, e)) p.hint { (lang.t("下面是全部时间的统计。", "Showing all time below.")) } } }
         p.hint { (lang.t("期间：首次提交、办结和评价的日期（北京时间）。“逾期”按今天计算：", "Period: dates of first submission, approval and rating (China time). Overdue as of today: ")) (date(report.stats.today)) }
         div.kpis #kpis {
             div.kpi { span.n { (apps) } span.l { (lang.t("申请", "applications")) } }
@@ -276,7 +281,7 @@ async fn render(state: &AppState, me: &Me, q: &PeriodQuery, draft: Option<&Follo
                         (vname(&r.village_id)) " · " (time(r.rated_at))
                         @if let Some(text) = &r.comment { br; q { (text) } }
                     }
-                    @if let Some(d) = mine { (alert(&d.error)) }
+                    @if let Some(d) = mine { (alert(lang, &d.error)) }
                     form method="post" action="/staff/ratings/follow-up" {
                         (csrf(me))
                         input type="hidden" name="application" value=(r.application_id);
