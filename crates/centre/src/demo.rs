@@ -5,10 +5,10 @@
 //! Seeding is idempotent: what exists is left as it is, so the demo can be restarted on the
 //! same data directory and keeps its applications.
 
+use crate::admin;
 use crate::catalogue::default_catalogue;
-use crate::store::{NewEnrolmentCode, NewStaff, Result, Role, Staff, Store, TownshipId, VillageCode};
+use crate::store::{NewEnrolmentCode, Role, Staff, Store, StoreError, TownshipId};
 use chrono::Duration;
-use daiban_proto::catalogue::L10n;
 use std::path::Path;
 
 pub const TOWNSHIP_CODE: &str = "370611101";
@@ -30,37 +30,23 @@ pub struct Demo {
     pub code: NewEnrolmentCode,
 }
 
-/// Seed the demo township (idempotently) and make a fresh enrolment code for 王家村.
-pub async fn seed(store: &dyn Store, data_dir: &Path) -> Result<Demo> {
+/// Seed the demo township (idempotently) and make a fresh enrolment code for 王家村: the
+/// same [`admin`] steps a real township is set up with.
+pub async fn seed(store: &dyn Store, data_dir: &Path) -> admin::Result<Demo> {
     let catalogue = default_catalogue();
-    let township = match store.township_by_code(TOWNSHIP_CODE).await? {
-        Some(t) => t.id,
-        None => store.create_township(TOWNSHIP_CODE, catalogue.township.clone()).await?,
-    };
-    for (code, zh, en) in VILLAGES {
-        let code = VillageCode::parse(code).expect("demo codes are valid");
-        if store.village_by_code(&code).await?.is_none() {
-            store.create_village(township, code, L10n::new(zh, en)).await?;
-        }
-    }
+    let (township, _) = admin::township(store, TOWNSHIP_CODE, &catalogue.township.zh, Some(&catalogue.township.en)).await?;
+    let villages: String = VILLAGES.iter().map(|(code, zh, en)| format!("{code},{zh},{en}\n")).collect();
+    admin::import_villages(store, &township, &villages).await?;
     for (username, display_name, role, password) in STAFF {
         if store.staff_credentials(username).await?.is_none() {
-            let new = NewStaff {
-                township_id: township,
-                username: username.into(),
-                display_name: display_name.into(),
-                role,
-                password: password.into(),
-            };
-            store.create_staff(new).await?;
+            admin::add_staff(store, &township, username, display_name, role, password).await?;
         }
     }
-    let (admin, _) = store.staff_credentials(STAFF[0].0).await?.expect("seeded above");
-    if store.catalogue(township, None).await?.is_none() {
+    let admin = admin::admin_named(store, STAFF[0].0).await?;
+    if store.catalogue(township.id, None).await?.is_none() {
         store.publish_catalogue(admin.id, catalogue).await?;
     }
-    let wangjia = store.village_by_code(&VillageCode::parse(VILLAGES[0].0).expect("valid")).await?.expect("seeded above");
-    let code = store.create_enrolment_code(admin.id, wangjia.id, Duration::days(7)).await?;
-    std::fs::write(data_dir.join(ENROLMENT_CODE_FILE), format!("{}\n", code.code))?;
-    Ok(Demo { township, admin, code })
+    let code = admin::enrolment_code(store, &admin, VILLAGES[0].0, Duration::days(7)).await?;
+    std::fs::write(data_dir.join(ENROLMENT_CODE_FILE), format!("{}\n", code.code)).map_err(StoreError::from)?;
+    Ok(Demo { township: township.id, admin, code })
 }

@@ -9,9 +9,12 @@
 //! - [`photo_check`]: what an uploaded photo must be (a whole JPEG of a sane size).
 //! - [`retention`]: photos of closed cases purged after a set number of days.
 //! - [`tls`]: HTTPS (rustls) for `serve --tls-cert --tls-key`.
+//! - [`admin`]: setting up a real township (`daiban-centre admin …`): township, villages
+//!   from CSV, staff accounts, catalogue, enrolment codes.
 //! - [`demo`]: a seeded demo centre (桃源镇) for trying the app end to end.
 //! - [`web`]: the township staff's web UI (inbox, review, statistics, devices), under `/staff/`.
 
+pub mod admin;
 pub mod api;
 pub mod backup;
 pub mod blobs;

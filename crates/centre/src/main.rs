@@ -6,7 +6,10 @@
 //! daiban-centre serve --listen 0.0.0.0:8443 --database sqlite:centre.sqlite3 --photos photos/ \
 //!     --tls-cert fullchain.pem --tls-key key.pem --retention-days 180
 //! daiban-centre demo --listen 127.0.0.1:8080 --data demo-data/
+//! daiban-centre admin --database sqlite:centre.sqlite3 township --code 370611101000 --name 桃源镇
 //! ```
+//!
+//! `admin` sets up a real township step by step (README, "Set up a real township").
 //!
 //! Every setting of `serve` can also come from a `DAIBAN_*` environment variable (a systemd
 //! unit's `EnvironmentFile`); a flag wins over the variable. `daiban-centre serve --help`
@@ -58,12 +61,80 @@ enum Command {
         #[arg(long)]
         photos: PathBuf,
     },
+    /// Set up a township: the township, its villages, staff accounts, its catalogue,
+    /// enrolment codes for the villages' phones.
+    Admin {
+        #[arg(long, env = "DAIBAN_DATABASE")]
+        database: DatabaseUrl,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Print the built-in catalogue (JSON), a starting point for a township's own.
+    CatalogueTemplate,
     /// Serve a demo centre (桃源镇) from a SQLite file under DIR, seeded on first start.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         #[arg(long)]
         data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create the township (nothing happens if it is there already, with this name).
+    Township {
+        /// Its 12-digit 统计用区划代码 (e.g. 370611101000), or its first 9 digits.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        name_en: Option<String>,
+    },
+    /// Add villages from a CSV file: `code,name[,English name]` per line. A wrong line
+    /// changes nothing; villages already there are kept.
+    Villages {
+        #[arg(long)]
+        township: String,
+        file: PathBuf,
+    },
+    /// Add a staff account. Prints a generated password once, unless one is read from
+    /// standard input (`--password-stdin`).
+    Staff {
+        #[arg(long)]
+        township: String,
+        #[arg(long)]
+        username: String,
+        /// The name shown on decisions (e.g. 李审核).
+        #[arg(long)]
+        name: String,
+        /// `admin` (镇管理员) or `reviewer` (审核员).
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Publish the township's catalogue (事项清单) from a JSON file, as its next version.
+    Catalogue {
+        /// The township admin who publishes it.
+        #[arg(long)]
+        by: String,
+        file: PathBuf,
+    },
+    /// A one-time code (and link, with `--centre`) to enrol a village's phone.
+    EnrolmentCode {
+        /// The village's 12-digit code.
+        #[arg(long)]
+        village: String,
+        /// The township admin who issues it.
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value_t = 72)]
+        hours: u32,
+        /// The centre's address as phones reach it, to print the enrolment link.
+        #[arg(long)]
+        centre: Option<String>,
     },
 }
 
@@ -188,6 +259,14 @@ async fn main() -> anyhow::Result<()> {
             println!("已恢复 / restored: database and {} photos from {}", manifest.photos.len(), from.display());
             Ok(())
         }
+        Command::Admin { database, action } => {
+            let store = store::open(&database, Rules::default()).await.with_context(|| format!("opening database {database:?}"))?;
+            admin(store.as_ref(), action).await
+        }
+        Command::CatalogueTemplate => {
+            println!("{}", serde_json::to_string_pretty(&daiban_centre::catalogue::default_catalogue())?);
+            Ok(())
+        }
         Command::Demo { listen, data } => {
             init_logging(None);
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
@@ -206,6 +285,61 @@ async fn main() -> anyhow::Result<()> {
             run(listen, state, None).await
         }
     }
+}
+
+/// One `admin` action; what it did is printed for the record.
+async fn admin(store: &dyn store::Store, action: AdminAction) -> anyhow::Result<()> {
+    use daiban_centre::admin as a;
+    match action {
+        AdminAction::Township { code, name, name_en } => {
+            let (t, created) = a::township(store, &code, &name, name_en.as_deref()).await?;
+            let what = if created { "已建立 / created" } else { "已存在 / already there" };
+            println!("{what}: {} ({})", t.name.zh, t.code);
+        }
+        AdminAction::Villages { township, file } => {
+            let t = a::find_township(store, &township).await?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let done = a::import_villages(store, &t, &text)
+                .await
+                .with_context(|| format!("{}: 没有导入任何村 / nothing imported", file.display()))?;
+            println!(
+                "{}: 新增 {} 个村，已有 {} 个 / {} added, {} already there",
+                t.name.zh, done.added, done.already_there, done.added, done.already_there
+            );
+        }
+        AdminAction::Staff { township, username, name, role, password_stdin } => {
+            let t = a::find_township(store, &township).await?;
+            let role = a::role(&role)?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (a::new_password(), true)
+            };
+            let staff = a::add_staff(store, &t, &username, &name, role, &password).await?;
+            println!("已添加 / added: {} {} ({})", role.label().zh, staff.display_name, staff.username);
+            if generated {
+                println!("初始密码（只显示这一次，请当面交给本人）/ initial password (shown once): {password}");
+            }
+        }
+        AdminAction::Catalogue { by, file } => {
+            let by = a::admin_named(store, &by).await?;
+            let json = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let version =
+                a::publish_catalogue(store, &by, &json).await.with_context(|| format!("{}: 未发布 / not published", file.display()))?;
+            println!("已发布事项清单第 {version} 版 / catalogue version {version} published");
+        }
+        AdminAction::EnrolmentCode { village, by, hours, centre } => {
+            let by = a::admin_named(store, &by).await?;
+            let code = a::enrolment_code(store, &by, &village, chrono::Duration::hours(i64::from(hours))).await?;
+            println!("设备注册码 / enrolment code: {} (有效至 / valid until {})", code.code, code.expires_at.format("%Y-%m-%d %H:%M UTC"));
+            if let Some(centre) = centre {
+                println!("注册链接 / link: {}", daiban_centre::web::enrolment_link(&centre, &code.code, None));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The file of a SQLite database URL; backups of PostgreSQL are pg_dump's job.
@@ -245,6 +379,21 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    if state.store.townships().await?.is_empty() {
+        // first run: nobody can log in yet; whoever has the console sets the township up
+        let (run, token) = daiban_centre::web::FirstRun::new();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let reachable = match s.listen.ip().is_unspecified() {
+            true => SocketAddr::from(([127, 0, 0, 1], s.listen.port())),
+            false => s.listen,
+        };
+        let centre = web.public_url.clone().unwrap_or_else(|| format!("{scheme}://{reachable}"));
+        println!(
+            "首次使用：请在24小时内打开下面的一次性链接，建立乡镇和第一个镇管理员账号 / first run: open this one-time link within 24 hours to set up the township and its first administrator:\n  {}",
+            daiban_centre::web::FirstRun::link(&centre, &token)
+        );
+        web.first_run = Some(Arc::new(run));
+    }
     state = state.with_web(web);
     if let Some(days) = s.retention_days {
         retention::spawn(state.clone(), chrono::Duration::days(i64::from(days)), std::time::Duration::from_secs(24 * 3600));

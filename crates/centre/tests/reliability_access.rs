@@ -67,6 +67,9 @@ fn expectations() -> Vec<(&'static str, [&'static str; 5])> {
         ("GET /staff/lang/{lang}", PUBLIC),
         ("GET /staff/login", PUBLIC),
         ("POST /staff/login", ["401", "401", "401", "401", "✓"]),
+        // the first-run set-up of a centre without a township: gone once there is one
+        ("GET /staff/setup", ["404"; 5]),
+        ("POST /staff/setup", ["404"; 5]),
         ("GET /staff/inbox", [LOGIN, LOGIN, LOGIN, "✓ own township only", "✓"]),
         ("GET /staff/applications/{id}", [LOGIN, LOGIN, LOGIN, "404", "✓"]),
         ("POST /staff/applications/{id}/reveal", [LOGIN, LOGIN, LOGIN, "404", "✓"]),
@@ -284,6 +287,7 @@ async fn call(f: &Fixture, http: &reqwest::Client, route: &str, who: Who) -> Str
             ])
         }
         "POST /staff/applications/{id}/reveal" | "POST /staff/devices/{id}/revoke" | "POST /staff/logout" => req.form(&form(&[])),
+        "POST /staff/setup" => req.form(&[("token", "0".repeat(64))]),
         "POST /staff/applications/{id}/decide" => req.form(&form(&[("revision", "1"), ("action", "accept")])),
         "POST /staff/ratings/follow-up" => req.form(&form(&[("application", &f.rated_app), ("item", "elderly_card"), ("note", "已回访")])),
         "POST /staff/enrolment-codes" => req.form(&form(&[("village", &f.c.world.village_a.to_string()), ("valid_hours", "24")])),

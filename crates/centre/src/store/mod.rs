@@ -45,6 +45,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_township(&self, code: &str, name: L10n) -> Result<TownshipId>;
     async fn township(&self, id: TownshipId) -> Result<Option<Township>>;
     async fn township_by_code(&self, code: &str) -> Result<Option<Township>>;
+    /// Every township of the centre, by code (none: the centre is not set up yet).
+    async fn townships(&self) -> Result<Vec<Township>>;
     async fn create_village(&self, township: TownshipId, code: VillageCode, name: L10n) -> Result<VillageId>;
     async fn village(&self, id: VillageId) -> Result<Option<Village>>;
     async fn village_by_code(&self, code: &VillageCode) -> Result<Option<Village>>;
@@ -266,6 +268,9 @@ impl<B: Backend> Store for Db<B> {
     async fn township_by_code(&self, code: &str) -> Result<Option<Township>> {
         let code = code.to_string();
         run!(self, Read, |tx, code| tx.township_by_code(&code).await)
+    }
+    async fn townships(&self) -> Result<Vec<Township>> {
+        run!(self, Read, |tx| tx.townships().await)
     }
     async fn create_village(&self, township: TownshipId, code: VillageCode, name: L10n) -> Result<VillageId> {
         run!(self, Write, |tx, code, name| ops::create_village(tx, township, &code, &name, now()).await)

@@ -147,6 +147,9 @@ pub struct Staff {
     pub active: bool,
 }
 
+/// The shortest password a staff account may have.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
 /// A staff account to create; the password is hashed (argon2) before it is stored.
 #[derive(Clone)]
 pub struct NewStaff {

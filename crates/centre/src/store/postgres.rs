@@ -300,6 +300,9 @@ impl Tx for PgTx<'_> {
     async fn township_by_code(&mut self, code: &str) -> Result<Option<Township>> {
         self.one("SELECT id, code, name_zh, name_en FROM townships WHERE code = $1", &[&code], township_row).await
     }
+    async fn townships(&mut self) -> Result<Vec<Township>> {
+        self.all("SELECT id, code, name_zh, name_en FROM townships ORDER BY code", &[], township_row).await
+    }
     async fn insert_village(&mut self, township: TownshipId, code: &VillageCode, name: &L10n) -> Result<VillageId> {
         self.id(
             "INSERT INTO villages (township_id, code, name_zh, name_en) VALUES ($1, $2, $3, $4) RETURNING id",

@@ -340,6 +340,9 @@ impl Tx for SqliteTx<'_> {
     async fn township_by_code(&mut self, code: &str) -> Result<Option<Township>> {
         self.one("SELECT id, code, name_zh, name_en FROM townships WHERE code = ?1", [code], township_row)
     }
+    async fn townships(&mut self) -> Result<Vec<Township>> {
+        self.all("SELECT id, code, name_zh, name_en FROM townships ORDER BY code", [], township_row)
+    }
     async fn insert_village(&mut self, township: TownshipId, code: &VillageCode, name: &L10n) -> Result<VillageId> {
         self.exec(
             "INSERT INTO villages (township_id, code, name_zh, name_en) VALUES (?1, ?2, ?3, ?4)",

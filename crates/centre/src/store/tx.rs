@@ -55,6 +55,7 @@ pub(crate) trait Tx: crate::store::staff_ops::StaffTx + crate::store::retention_
     async fn insert_township(&mut self, code: &str, name: &L10n) -> Result<TownshipId>;
     async fn township(&mut self, id: TownshipId) -> Result<Option<Township>>;
     async fn township_by_code(&mut self, code: &str) -> Result<Option<Township>>;
+    async fn townships(&mut self) -> Result<Vec<Township>>;
     async fn insert_village(&mut self, township: TownshipId, code: &VillageCode, name: &L10n) -> Result<VillageId>;
     async fn village(&mut self, id: VillageId) -> Result<Option<Village>>;
     async fn village_by_code(&mut self, code: &VillageCode) -> Result<Option<Village>>;

@@ -14,7 +14,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 /// Shortest password accepted for a new account.
-const MIN_PASSWORD: usize = 10;
+const MIN_PASSWORD: usize = crate::store::MIN_PASSWORD_CHARS;
 
 fn admin_only(me: &Me) -> WebResult<()> {
     if me.staff.role == Role::TownshipAdmin {

@@ -141,6 +141,7 @@ pub struct LoginQuery {
     next: Option<String>,
     expired: Option<String>,
     bye: Option<String>,
+    setup: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +193,19 @@ pub async fn login_page(
         Some((true, lang.t("登录已过期，请重新登录。", "Your session has expired; please log in again.")))
     } else if q.bye.is_some() {
         Some((false, lang.t("已退出登录。", "You have logged out.")))
+    } else if q.setup.is_some() {
+        Some((
+            false,
+            lang.t("首次设置已完成，请用刚建立的管理员账号登录。", "Set up: log in with the administrator account you just made."),
+        ))
+    } else if state.web.first_run.as_ref().is_some_and(|r| r.pending()) {
+        Some((
+            true,
+            lang.t(
+                "这台中心还没有完成首次设置：请打开服务启动时打印的一次性设置链接。",
+                "This centre is not set up yet: open the one-time set-up link printed when the service started.",
+            ),
+        ))
     } else {
         None
     };

@@ -58,6 +58,15 @@ impl From<StoreError> for WebError {
     }
 }
 
+impl From<crate::admin::AdminError> for WebError {
+    fn from(e: crate::admin::AdminError) -> Self {
+        match e {
+            crate::admin::AdminError::Store(e) => e.into(),
+            other => Self::bad_request(other.to_string()),
+        }
+    }
+}
+
 impl From<std::io::Error> for WebError {
     fn from(e: std::io::Error) -> Self {
         Self::internal(format!("I/O: {e}"))

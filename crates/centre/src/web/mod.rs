@@ -12,7 +12,8 @@
 //!   differences ([`diff`]), and the review actions;
 //! - [`stats`]: statistics with SVG charts, CSV export and bad-rating follow-up;
 //! - [`devices`]: enrolment codes (with QR) and the village devices;
-//! - [`accounts`]: staff accounts, made by the township admin.
+//! - [`accounts`]: staff accounts, made by the township admin;
+//! - [`setup`]: the first run of a centre without a township (a one-time link).
 //!
 //! Every query is scoped by the logged-in staff member's township; another township's
 //! application, photo or device is "not found".
@@ -21,12 +22,15 @@ mod accounts;
 mod application;
 mod auth;
 mod devices;
+pub use devices::enrolment_link;
 mod diff;
 mod error;
 pub(crate) use error::{in_reader_language, WebError};
 mod i18n;
 mod inbox;
 mod layout;
+mod setup;
+pub use setup::FirstRun;
 mod stats;
 
 use crate::api::AppState;
@@ -52,6 +56,8 @@ pub struct WebConfig {
     /// `sha256:<hex>` of the centre's TLS certificate when it serves HTTPS itself: put into
     /// enrolment links so phones trust a certificate no public CA signed ([`crate::tls::leaf_pin`]).
     pub cert_pin: Option<String>,
+    /// The pending first-run set-up of a centre without a township ([`FirstRun`]).
+    pub first_run: Option<std::sync::Arc<FirstRun>>,
 }
 
 /// The staff UI's routes; [`crate::api::router`] merges them into the server.
@@ -63,7 +69,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/staff/assets/style.css", get(layout::stylesheet))
         .route("/staff/assets/app.js", get(layout::script))
         .route("/staff/lang/{lang}", get(i18n::switch))
-        .route("/staff/login", get(auth::login_page).post(auth::login));
+        .route("/staff/login", get(auth::login_page).post(auth::login))
+        .route("/staff/setup", get(setup::page).post(setup::submit));
     let signed_in = Router::new()
         .route("/staff/logout", post(auth::logout))
         .route("/staff/inbox", get(inbox::page))
