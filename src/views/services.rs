@@ -5,7 +5,7 @@ use crate::app::Route;
 use crate::ctx::{use_ctx, use_data_version};
 use crate::i18n::{today, use_lang, Lang};
 use daiban_agent_core::store::Target;
-use daiban_proto::catalogue::{Catalogue, MaterialRequirement, ServiceItem};
+use daiban_proto::catalogue::{Bundle, Catalogue, MaterialRequirement, ServiceItem};
 use daiban_proto::ResidentId;
 use dioxus::prelude::*;
 use std::collections::BTreeMap;
@@ -201,6 +201,19 @@ pub fn ChooseService(resident: ResidentId) -> Element {
     let (bundles, other_bundles): (Vec<_>, Vec<_>) = cat.bundles.iter().cloned().partition(|b| b.suits_age(age));
     let ctx2 = ctx.clone();
     let choose = move |t: Target| start(&ctx2, resident, &t, error);
+    let pick_bundle = {
+        let choose = choose.clone();
+        move |b: Bundle| {
+            let c = choose.clone();
+            let code = b.code.clone();
+            rsx! {
+                li { key: "b-{b.code}", onclick: move |_| c(Target::Bundle(code.clone())), class: "pick", "data-code": "{b.code}",
+                    div { class: "title", {lang.l(&b.name)} }
+                    div { class: "muted small", {lang.l(&b.description)} }
+                }
+            }
+        }
+    };
     rsx! {
         div { class: "card", h2 { "{r.name}" } div { class: "muted", {format!("{age}{}", lang.t("岁", " years"))} } }
         if let Some(e) = error() { div { class: "errors", role: "alert", {lang.msg(&e)} } }
@@ -218,26 +231,14 @@ pub fn ChooseService(resident: ResidentId) -> Element {
         if !bundles.is_empty() {
             div { class: "section-title", {lang.t("一件事一次办", "One-thing bundles")} }
             ul { class: "list", id: "bundles",
-                for b in bundles {
-                    li { key: "b-{b.code}", onclick: { let c = choose.clone(); let code = b.code.clone(); move |_| c(Target::Bundle(code.clone())) },
-                        class: "pick", "data-code": "{b.code}",
-                        div { class: "title", {lang.l(&b.name)} }
-                        div { class: "muted small", {lang.l(&b.description)} }
-                    }
-                }
+                for b in bundles { {pick_bundle(b)} }
             }
         }
         if !other_bundles.is_empty() {
             details { class: "more", id: "other-bundles",
                 summary { class: "section-title", {lang.t("其他一件事（按年龄一般用不上）", "Other bundles (not usual at this age)")} }
                 ul { class: "list",
-                    for b in other_bundles {
-                        li { key: "o-{b.code}", onclick: { let c = choose.clone(); let code = b.code.clone(); move |_| c(Target::Bundle(code.clone())) },
-                            class: "pick", "data-code": "{b.code}",
-                            div { class: "title", {lang.l(&b.name)} }
-                            div { class: "muted small", {lang.l(&b.description)} }
-                        }
-                    }
+                    for b in other_bundles { {pick_bundle(b)} }
                 }
             }
         }

@@ -80,22 +80,15 @@ pub struct TokenQuery {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct SetupForm {
-    #[serde(default)]
     token: String,
-    #[serde(default)]
     township_code: String,
-    #[serde(default)]
     township_name: String,
-    #[serde(default)]
     township_name_en: String,
-    #[serde(default)]
     username: String,
-    #[serde(default)]
     display_name: String,
-    #[serde(default)]
     password: String,
-    #[serde(default)]
     password_again: String,
 }
 
