@@ -68,6 +68,23 @@ impl Lang {
         }
     }
 
+    /// `办结期限 2026年12月15日（还剩5天）`: a deadline and how far it is from `today`.
+    pub fn due(self, deadline: chrono::NaiveDate, today: chrono::NaiveDate) -> String {
+        let days = (deadline - today).num_days();
+        let left = match (self, days) {
+            (Lang::Zh, d) if d < 0 => format!("已超期{}天", -d),
+            (Lang::Zh, 0) => "今天到期".to_string(),
+            (Lang::Zh, d) => format!("还剩{d}天"),
+            (Lang::En, d) if d < 0 => format!("{} days overdue", -d),
+            (Lang::En, 0) => "due today".to_string(),
+            (Lang::En, d) => format!("{d} days left"),
+        };
+        match self {
+            Lang::Zh => format!("办结期限 {}（{left}）", self.date(deadline)),
+            Lang::En => format!("Decision due {} ({left})", self.date(deadline)),
+        }
+    }
+
     /// `1.2 MB`, `340 KB`
     pub fn bytes(self, n: u64) -> String {
         if n >= 1_000_000 {
@@ -100,6 +117,16 @@ pub fn use_lang() -> Lang {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_deadline_says_how_far_it_is() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
+        let on = |day: u32| chrono::NaiveDate::from_ymd_opt(2026, 12, day).unwrap();
+        assert_eq!(Lang::Zh.due(d, on(10)), "办结期限 2026年12月15日（还剩5天）");
+        assert_eq!(Lang::Zh.due(d, on(15)), "办结期限 2026年12月15日（今天到期）");
+        assert_eq!(Lang::Zh.due(d, on(17)), "办结期限 2026年12月15日（已超期2天）");
+        assert_eq!(Lang::En.due(d, on(10)), "Decision due 15 Dec 2026 (5 days left)");
+    }
 
     #[test]
     fn formats_in_china_time() {

@@ -164,6 +164,7 @@ async fn a_newcomer_walks_the_whole_loop_through_the_demo_as_shipped() {
     a.click("#submit").await;
     a.wait_text("#app-title", "老年人优待证").await;
     a.wait_text_within(".card .chip", "已接收", Duration::from_secs(60)).await;
+    a.wait_text("#deadline", "办结期限").await; // what to tell the resident
     shot(&a, &shots, "agent-06-received").await;
 
     // --- the reviewer: the inbox, the application, a return for a clearer ID card

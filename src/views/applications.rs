@@ -5,7 +5,7 @@
 use crate::app::Route;
 use crate::components::{DeleteDraft, StatusChip, Thumbs};
 use crate::ctx::{use_ctx, use_data_version};
-use crate::i18n::{use_lang, Lang};
+use crate::i18n::{today, use_lang, Lang};
 use daiban_agent_core::store::{TimelineEntry, TimelineEvent};
 use daiban_proto::status::Decision;
 use daiban_proto::{AppStatus, ApplicationId, Catalogue};
@@ -151,7 +151,11 @@ pub fn ApplicationView(id: ApplicationId) -> Element {
                 Link { to: Route::ResidentView { id: d.resident.id }, "{d.resident.name}" }
                 " · {d.resident.id_number.masked()}"
             }
-            if d.revision > 1 { div { class: "muted small", {format!("{} {}", lang.t("第几版：", "Revision"), d.revision)} } }
+            if d.revision > 1 { div { class: "muted small", {format!("{}{}{}", lang.t("第", "Revision "), d.revision, lang.t("版", ""))} } }
+            // what to tell the resident: when the decision is due (working days, holidays skipped)
+            if let Some(due) = d.deadline.filter(|_| matches!(d.status, AppStatus::Received | AppStatus::Accepted)) {
+                div { class: "small", id: "deadline", {lang.due(due, today())} }
+            }
             if d.items.len() > 1 || d.status >= AppStatus::Approved {
                 ul { class: "list", style: "margin-top:8px",
                     for (code, name, st) in d.items.iter() {

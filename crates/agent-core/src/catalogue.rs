@@ -1,7 +1,8 @@
 //! The built-in township catalogue shipped with the app (assets/catalogue/default.json).
 //!
-//! A fresh install works offline from the first minute with this catalogue; the centre can
-//! later push a newer version, which replaces it (see `Store::install_catalogue`).
+//! A fresh install works offline from the first minute with this catalogue; the township
+//! centre's first catalogue replaces it whatever the versions, then each newer one (see
+//! `Store::install_catalogue`).
 
 use daiban_proto::Catalogue;
 

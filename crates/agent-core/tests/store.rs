@@ -189,10 +189,15 @@ fn outcomes_decisions_correction_delivery_and_rating() {
     assert_eq!(store.outbox_summary().unwrap().pending_events, 0);
 
     // Received, then returned for correction with the ID card to redo.
-    store.apply_change(&change(1, ChangeBody::Received { application_id: app, revision: 1 })).unwrap();
+    store.apply_change(&change(1, ChangeBody::Received { application_id: app, revision: 1, deadline: None })).unwrap();
     assert_eq!(store.application(app).unwrap().status, AppStatus::Received);
     let ret = Decision::Return { reason: Remark::parse("身份证反面模糊，请重拍").unwrap(), materials: vec!["id_card".into()] };
-    store.apply_change(&change(2, ChangeBody::Decision { application_id: app, revision: 1, decision: ret, by: "李审核".into() })).unwrap();
+    store
+        .apply_change(&change(
+            2,
+            ChangeBody::Decision { application_id: app, revision: 1, decision: ret, by: "李审核".into(), deadline: None },
+        ))
+        .unwrap();
     let d = store.application(app).unwrap();
     assert_eq!(d.status, AppStatus::Returned);
     assert_eq!(d.return_reason.as_deref(), Some("身份证反面模糊，请重拍"));
@@ -200,7 +205,7 @@ fn outcomes_decisions_correction_delivery_and_rating() {
     assert!(d.editable());
     assert_eq!(store.pull_cursor().unwrap(), 2);
     // A repeated page is ignored.
-    store.apply_change(&change(2, ChangeBody::Received { application_id: app, revision: 1 })).unwrap();
+    store.apply_change(&change(2, ChangeBody::Received { application_id: app, revision: 1, deadline: None })).unwrap();
     assert_eq!(store.application(app).unwrap().status, AppStatus::Returned);
 
     // Sending it back as it was is refused, naming the material the centre asked for again.
@@ -228,8 +233,8 @@ fn outcomes_decisions_correction_delivery_and_rating() {
 
     let by = || "李审核".to_string();
     for (seq, body) in [
-        (3, ChangeBody::Received { application_id: app, revision: 2 }),
-        (4, ChangeBody::Decision { application_id: app, revision: 2, decision: Decision::Accept, by: by() }),
+        (3, ChangeBody::Received { application_id: app, revision: 2, deadline: None }),
+        (4, ChangeBody::Decision { application_id: app, revision: 2, decision: Decision::Accept, by: by(), deadline: None }),
         (
             5,
             ChangeBody::Decision {
@@ -237,6 +242,7 @@ fn outcomes_decisions_correction_delivery_and_rating() {
                 revision: 2,
                 decision: Decision::Approve { item: "elderly_card".into() },
                 by: by(),
+                deadline: None,
             },
         ),
         (
@@ -246,6 +252,7 @@ fn outcomes_decisions_correction_delivery_and_rating() {
                 revision: 2,
                 decision: Decision::ResultReady { item: "elderly_card".into(), mode: DeliveryMode::Home },
                 by: by(),
+                deadline: None,
             },
         ),
     ] {
@@ -441,9 +448,14 @@ fn a_returned_application_goes_back_only_when_something_changed() {
     store.save_fields(app, &elderly_card_answers(), None).unwrap();
     photograph_required(&store, app);
     assert_eq!(store.submit(app).unwrap(), 1);
-    store.apply_change(&change(1, ChangeBody::Received { application_id: app, revision: 1 })).unwrap();
+    store.apply_change(&change(1, ChangeBody::Received { application_id: app, revision: 1, deadline: None })).unwrap();
     let ret = Decision::Return { reason: Remark::parse("联系电话打不通，请核实").unwrap(), materials: vec![] };
-    store.apply_change(&change(2, ChangeBody::Decision { application_id: app, revision: 1, decision: ret, by: "李审核".into() })).unwrap();
+    store
+        .apply_change(&change(
+            2,
+            ChangeBody::Decision { application_id: app, revision: 1, decision: ret, by: "李审核".into(), deadline: None },
+        ))
+        .unwrap();
     match store.submit(app) {
         Err(StoreError::Invalid(errs)) => {
             assert!(errs.iter().any(|e| e.field == "submit" && e.message.contains("还没有做任何修改")), "{errs:?}")
@@ -453,4 +465,67 @@ fn a_returned_application_goes_back_only_when_something_changed() {
     let fixed = BTreeMap::from([("phone".to_string(), "13900139000".to_string())]);
     store.save_fields(app, &fixed, None).unwrap();
     assert_eq!(store.submit(app).unwrap(), 2);
+}
+
+/// A real township's catalogue starts at version 1 too: its first one replaces the built-in
+/// one anyway, then only newer ones do; it stays across a restart; after a move to another
+/// centre that centre's first catalogue comes in, again whatever its version.
+#[test]
+fn the_townships_own_catalogue_replaces_the_built_in_one() {
+    let (dir, store) = open();
+    let builtin = daiban_agent_core::catalogue::builtin();
+    assert_eq!(store.catalogue().township.zh, builtin.township.zh);
+    let township = |zh: &str, version: u32| {
+        let mut c = builtin.clone();
+        c.version = version;
+        c.township = daiban_proto::catalogue::L10n::new(zh, zh);
+        c.items.retain(|i| i.code != "veteran_card");
+        c.bundles.retain(|b| b.items.iter().all(|i| i != "veteran_card"));
+        ChangeBody::Catalogue { catalogue: c }
+    };
+    store.apply_change(&change(1, township("杏花镇", builtin.version))).unwrap();
+    let now = store.catalogue();
+    assert_eq!((now.township.zh.as_str(), now.version), ("杏花镇", builtin.version), "taken although its version is the built-in's");
+    assert!(now.item("veteran_card").is_none(), "the township's own items");
+    // not the same version again, nor an older one
+    store.apply_change(&change(2, township("别的镇", builtin.version))).unwrap();
+    assert_eq!(store.catalogue().township.zh, "杏花镇");
+    store.apply_change(&change(3, township("杏花镇", builtin.version + 1))).unwrap();
+    assert_eq!(store.catalogue().version, builtin.version + 1);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!((store.catalogue().township.zh.as_str(), store.catalogue().version), ("杏花镇", builtin.version + 1), "after a restart");
+    // enrolled elsewhere: the next centre's first catalogue, version 1
+    store.reset_pull_cursor().unwrap();
+    store.apply_change(&change(1, township("梨园镇", 1))).unwrap();
+    assert_eq!((store.catalogue().township.zh.as_str(), store.catalogue().version), ("梨园镇", 1));
+}
+
+/// The centre's deadline arrives with 已接收 and again with acceptance (it runs from there);
+/// other decisions leave it as it is.
+#[test]
+fn the_deadline_comes_from_the_centre() {
+    let (_dir, store) = open();
+    let r = store.add_resident(&resident(40, 1950)).unwrap();
+    let app = store.create_draft(r, &Target::Item("elderly_card".into())).unwrap();
+    store.save_fields(app, &elderly_card_answers(), None).unwrap();
+    photograph_required(&store, app);
+    store.submit(app).unwrap();
+    assert_eq!(store.application(app).unwrap().deadline, None);
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 12, d);
+    store.apply_change(&change(1, ChangeBody::Received { application_id: app, revision: 1, deadline: day(14) })).unwrap();
+    assert_eq!(store.application(app).unwrap().deadline, day(14));
+    let accept =
+        ChangeBody::Decision { application_id: app, revision: 1, decision: Decision::Accept, by: "李审核".into(), deadline: day(18) };
+    store.apply_change(&change(2, accept)).unwrap();
+    assert_eq!(store.application(app).unwrap().deadline, day(18));
+    let approve = ChangeBody::Decision {
+        application_id: app,
+        revision: 1,
+        decision: Decision::Approve { item: "elderly_card".into() },
+        by: "李审核".into(),
+        deadline: None,
+    };
+    store.apply_change(&change(3, approve)).unwrap();
+    assert_eq!(store.application(app).unwrap().deadline, day(18));
 }

@@ -242,7 +242,8 @@ pub async fn admin_named(store: &dyn Store, username: &str) -> Result<Staff> {
 }
 
 /// Publish a catalogue (JSON, the shape of `assets/catalogue/default.json`) for the admin's
-/// township as its next version; its own township name is put in.
+/// township as its next version (whatever version the file says); its own township name is
+/// put in.
 pub async fn publish_catalogue(store: &dyn Store, by: &Staff, json: &str) -> Result<u32> {
     let mut catalogue: Catalogue = serde_json::from_str(json).map_err(|e| {
         AdminError::Lines(vec![LineError { line: e.line() as u64, message: format!("事项清单格式不对 / not a catalogue: {e}") }])
@@ -251,6 +252,7 @@ pub async fn publish_catalogue(store: &dyn Store, by: &Staff, json: &str) -> Res
     if let Some(t) = store.township(by.township_id).await? {
         catalogue.township = t.name;
     }
+    catalogue.version = store.catalogue(by.township_id, None).await?.map_or(1, |c| c.version + 1);
     Ok(store.publish_catalogue(by.id, catalogue).await?)
 }
 

@@ -13,7 +13,7 @@ use crate::ids::{ApplicationId, DeliveryId, DeviceId, EventId, ResidentId};
 use crate::photo::PhotoHash;
 use crate::record::{ApplicationRecord, DeliveryRecord, RatingRecord, ResidentRecord};
 use crate::status::{Decision, DeliveryMode};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// HTTP header carrying [`crate::PROTOCOL_VERSION`] on every request.
@@ -169,7 +169,14 @@ pub struct Change {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChangeBody {
     /// The centre has the application text of this revision (已接收).
-    Received { application_id: ApplicationId, revision: u32 },
+    Received {
+        application_id: ApplicationId,
+        revision: u32,
+        /// The date the centre promises a decision by (办结期限, in working days; China
+        /// date). Absent from centres that predate it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<NaiveDate>,
+    },
     /// A staff decision; for `Return`, the reason and the materials to add are inside.
     Decision {
         application_id: ApplicationId,
@@ -177,6 +184,9 @@ pub enum ChangeBody {
         decision: Decision,
         /// Display name of the staff member (for the timeline).
         by: String,
+        /// With `Accept`: the deadline, which runs from acceptance.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<NaiveDate>,
     },
     /// A result to bring to a resident's home.
     DeliveryTask { task: DeliveryTask },

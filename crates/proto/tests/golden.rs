@@ -124,7 +124,7 @@ fn push_response() {
 #[test]
 fn pull_response() {
     let changes = vec![
-        Change { seq: 41, at: t0(), body: ChangeBody::Received { application_id: ApplicationId(uuid(2)), revision: 1 } },
+        Change { seq: 41, at: t0(), body: ChangeBody::Received { application_id: ApplicationId(uuid(2)), revision: 1, deadline: None } },
         Change {
             seq: 42,
             at: t0(),
@@ -136,6 +136,7 @@ fn pull_response() {
                     materials: vec!["id_card".into()],
                 },
                 by: "李审核".into(),
+                deadline: None,
             },
         },
         Change {
@@ -146,6 +147,7 @@ fn pull_response() {
                 revision: 2,
                 decision: Decision::ResultReady { item: "elderly_card".into(), mode: DeliveryMode::Home },
                 by: "李审核".into(),
+                deadline: None,
             },
         },
         Change {

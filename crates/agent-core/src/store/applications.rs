@@ -129,6 +129,8 @@ pub struct ApplicationDetail {
     pub return_reason: Option<String>,
     pub return_materials: Vec<String>,
     pub time_limit_days: u16,
+    /// The date the centre promised a decision by (办结期限), once it has received it.
+    pub deadline: Option<chrono::NaiveDate>,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -328,7 +330,9 @@ pub(crate) fn application_tx(tx: &Transaction, cat: &Catalogue, app: Application
         .collect::<rusqlite::Result<Vec<_>>>()?;
     drop(st);
     let resident = resident_tx(tx, parse_str(&resident_id)?)?;
+    let deadline: Option<String> = tx.query_row("SELECT deadline FROM applications WHERE id = ?1", [app.to_string()], |r| r.get(0))?;
     Ok(ApplicationDetail {
+        deadline: deadline.as_deref().map(parse_str).transpose()?,
         id: app,
         resident,
         title: title_of(cat, bundle.as_deref(), &items_codes),

@@ -6,7 +6,7 @@
 //! the centre (`proto::status::apply_decision`).
 
 use super::applications::{add_timeline_tx, app_exists, item_statuses_tx, refresh_status_tx, stage_tx, TimelineEvent};
-use super::{install_catalogue_tx, ts, Result, Store};
+use super::{install_catalogue_tx, ts, CatalogueSource, Result, Store};
 use daiban_proto::status::{apply_decision, Decision, Stage};
 use daiban_proto::sync::{Change, ChangeBody};
 use daiban_proto::ApplicationId;
@@ -25,8 +25,15 @@ impl Store {
     /// Start the change feed from the beginning (the device moved to another centre or
     /// village, whose feed has its own sequence). Applying a change again is harmless:
     /// decisions are checked against the local state, deliveries and catalogues are keyed.
+    /// The catalogue in use stays until the new centre's first one replaces it, whatever its
+    /// version.
     pub fn reset_pull_cursor(&self) -> Result<()> {
-        self.delete_meta(CURSOR_KEY)
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [CURSOR_KEY])?;
+        tx.execute("UPDATE catalogue SET from_centre = 0", [])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Apply one change from the centre and advance the cursor, atomically. A change at or
@@ -43,17 +50,21 @@ impl Store {
         }
         let mut new_catalogue = None;
         match &change.body {
-            ChangeBody::Received { application_id, revision } => {
+            ChangeBody::Received { application_id, revision, deadline } => {
                 if is_current_revision(&tx, *application_id, *revision)? && stage_tx(&tx, *application_id)? == Stage::Queued {
                     tx.execute("UPDATE applications SET stage = 'received' WHERE id = ?1", [application_id.to_string()])?;
                     refresh_status_tx(&tx, *application_id)?;
+                    set_deadline_tx(&tx, *application_id, *deadline)?;
                 }
                 if app_exists(&tx, *application_id)? {
                     add_timeline_tx(&tx, *application_id, change.at, &TimelineEvent::Received { revision: *revision })?;
                 }
             }
-            ChangeBody::Decision { application_id, revision, decision, by } => {
+            ChangeBody::Decision { application_id, revision, decision, by, deadline } => {
                 apply_decision_tx(&tx, *application_id, *revision, decision)?;
+                if is_current_revision(&tx, *application_id, *revision)? {
+                    set_deadline_tx(&tx, *application_id, *deadline)?;
+                }
                 if app_exists(&tx, *application_id)? {
                     add_timeline_tx(
                         &tx,
@@ -83,7 +94,7 @@ impl Store {
                 }
             }
             ChangeBody::Catalogue { catalogue } => {
-                if install_catalogue_tx(&tx, catalogue)? {
+                if install_catalogue_tx(&tx, catalogue, CatalogueSource::Centre)? {
                     new_catalogue = Some(catalogue.clone());
                 }
             }
@@ -98,6 +109,15 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Keep the centre's deadline (a change without one, from an older centre or a decision
+/// other than acceptance, leaves it as it is).
+fn set_deadline_tx(tx: &Transaction, app: ApplicationId, deadline: Option<chrono::NaiveDate>) -> rusqlite::Result<()> {
+    if let Some(d) = deadline {
+        tx.execute("UPDATE applications SET deadline = ?2 WHERE id = ?1", params![app.to_string(), d.to_string()])?;
+    }
+    Ok(())
 }
 
 fn is_current_revision(tx: &Transaction, app: ApplicationId, revision: u32) -> rusqlite::Result<bool> {

@@ -109,12 +109,13 @@ impl Store {
         let store = Store {
             inner: Arc::new(Inner { conn: Mutex::new(conn), photos, catalogue: Mutex::new(Arc::new(crate::catalogue::builtin())), dir }),
         };
+        // the township's own catalogue once the centre sent one; until then the newest
+        // built-in one (an app update may bring a newer built-in)
         let builtin = crate::catalogue::builtin();
-        let current = store.load_catalogue()?;
-        match current {
-            Some(c) if c.version >= builtin.version => store.set_catalogue_cache(Arc::new(c)),
+        match store.load_catalogue()? {
+            Some((c, from_centre)) if from_centre || c.version >= builtin.version => store.set_catalogue_cache(Arc::new(c)),
             _ => {
-                store.install_catalogue(&builtin)?;
+                store.install_catalogue(&builtin, CatalogueSource::BuiltIn)?;
             }
         }
         Ok(store)
@@ -137,11 +138,12 @@ impl Store {
         *self.inner.catalogue.lock().unwrap() = c;
     }
 
-    /// Install a catalogue if it is newer than the one in use. Returns whether it was installed.
-    pub fn install_catalogue(&self, c: &Catalogue) -> Result<bool> {
+    /// Install a catalogue if it replaces the one in use ([`install_catalogue_tx`]). Returns
+    /// whether it was installed.
+    pub fn install_catalogue(&self, c: &Catalogue, source: CatalogueSource) -> Result<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let installed = install_catalogue_tx(&tx, c)?;
+        let installed = install_catalogue_tx(&tx, c, source)?;
         tx.commit()?;
         if installed {
             *self.inner.catalogue.lock().unwrap() = Arc::new(c.clone());
@@ -149,10 +151,16 @@ impl Store {
         Ok(installed)
     }
 
-    fn load_catalogue(&self) -> Result<Option<Catalogue>> {
-        let json: Option<String> =
-            self.conn().query_row("SELECT json FROM catalogue ORDER BY version DESC LIMIT 1", [], |r| r.get(0)).optional()?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    /// The catalogue in use and whether the centre sent it.
+    fn load_catalogue(&self) -> Result<Option<(Catalogue, bool)>> {
+        let row: Option<(String, bool)> = self
+            .conn()
+            .query_row("SELECT json, from_centre FROM catalogue ORDER BY from_centre DESC, version DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        row.map(|(j, from_centre)| serde_json::from_str(&j).map(|c| (c, from_centre)).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -247,15 +255,39 @@ pub(crate) fn insert_photo(tx: &Transaction, p: &daiban_proto::PhotoRef, now: Da
     Ok(())
 }
 
-pub(crate) fn install_catalogue_tx(tx: &Transaction, c: &Catalogue) -> Result<bool> {
-    let current: Option<u32> = tx.query_row("SELECT max(version) FROM catalogue", [], |r| r.get(0))?;
-    if current.is_some_and(|v| v >= c.version) {
+/// Where a catalogue comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatalogueSource {
+    /// Built into the app (the demo township's), used until the centre sends its own.
+    BuiltIn,
+    /// Published by the township centre the phone is enrolled with.
+    Centre,
+}
+
+/// Install `c` if it replaces the catalogue in use: the centre's first catalogue replaces the
+/// built-in ones whatever their versions (they are dropped: the app still has them); after
+/// that only a higher version from the centre does. A built-in one is installed only while
+/// no catalogue from the centre is there, and only when newer.
+pub(crate) fn install_catalogue_tx(tx: &Transaction, c: &Catalogue, source: CatalogueSource) -> Result<bool> {
+    let from_centre = source == CatalogueSource::Centre;
+    let newest = |centre: bool| -> rusqlite::Result<Option<u32>> {
+        tx.query_row("SELECT max(version) FROM catalogue WHERE from_centre = ?1", [centre], |r| r.get(0))
+    };
+    let centre_newest = newest(true)?;
+    let replaces = match source {
+        CatalogueSource::Centre => centre_newest.is_none_or(|v| c.version > v),
+        CatalogueSource::BuiltIn => centre_newest.is_none() && newest(false)?.is_none_or(|v| c.version > v),
+    };
+    if !replaces {
         return Ok(false);
     }
     c.validate().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if from_centre {
+        tx.execute("DELETE FROM catalogue WHERE from_centre = 0", [])?;
+    }
     tx.execute(
-        "INSERT INTO catalogue(version, json, installed_at) VALUES (?1, ?2, ?3)",
-        (c.version, serde_json::to_string(c).expect("catalogue serialises"), Utc::now().to_rfc3339()),
+        "INSERT INTO catalogue(version, json, installed_at, from_centre) VALUES (?1, ?2, ?3, ?4)",
+        (c.version, serde_json::to_string(c).expect("catalogue serialises"), Utc::now().to_rfc3339(), from_centre),
     )?;
     Ok(true)
 }

@@ -495,7 +495,12 @@ async fn submit(
     tx.insert_revision(a, event.id, now).await?;
     let hashes: Vec<PhotoHash> = a.photos().map(|p| p.hash).collect();
     tx.insert_photo_refs(a.id, device.village_id, &hashes).await?;
-    tx.append_change(device.village_id, now, &ChangeBody::Received { application_id: a.id, revision: a.revision }).await?;
+    tx.append_change(
+        device.village_id,
+        now,
+        &ChangeBody::Received { application_id: a.id, revision: a.revision, deadline: Some(state.deadline) },
+    )
+    .await?;
     let detail = serde_json::json!({ "revision": a.revision, "event_id": event.id });
     tx.insert_audit(&audit(state.township_id, Actor::Device { id: device.device_id }, Some(a.id), "submitted", detail, now)).await?;
     Ok(())
@@ -621,7 +626,13 @@ pub(crate) async fn decide(
         app.deadline = deadline(rules, &catalogue, &codes, now);
     }
     tx.update_application(&app).await?;
-    let body = ChangeBody::Decision { application_id: id, revision, decision: decision.clone(), by: staff.display_name.clone() };
+    let body = ChangeBody::Decision {
+        application_id: id,
+        revision,
+        decision: decision.clone(),
+        by: staff.display_name.clone(),
+        deadline: (*decision == Decision::Accept).then_some(app.deadline),
+    };
     tx.append_change(app.village_id, now, &body).await?;
     if let Decision::ResultReady { item, mode: DeliveryMode::Home } = decision {
         let task = DeliveryTask {

@@ -138,7 +138,9 @@ async fn enrol_push_pull_round_trip() {
 
     let page = c.pull(&dev.token, 0).await;
     assert!(matches!(page.changes[0].body, ChangeBody::Catalogue { .. }));
-    assert!(matches!(page.changes[1].body, ChangeBody::Received { application_id, revision: 1 } if application_id == a.id));
+    assert!(
+        matches!(page.changes[1].body, ChangeBody::Received { application_id, revision: 1, deadline: Some(_) } if application_id == a.id)
+    );
     assert_eq!((page.cursor, page.more), (2, false));
     let ret = Decision::Return {
         reason: daiban_proto::text::Remark::parse("户口簿本人页缺失").unwrap(),

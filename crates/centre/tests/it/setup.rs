@@ -61,6 +61,14 @@ async fn the_readmes_township_setup_works_as_written() {
     let enrolled = s.enrol(EnrolRequest { code: code.into(), device_name: "王家村代办员".into(), device_key: None }).await.unwrap();
     assert_eq!(enrolled.village_name.zh, "王家村");
 
+    // Publishing an edited catalogue again makes the next version.
+    let again = bash(
+        dir,
+        &format!("daiban-centre admin --database sqlite:{}/centre.sqlite3 catalogue --by wang-zhenguan catalogue.json", dir.display()),
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("第 2 版"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(s.catalogue(township.id, None).await.unwrap().unwrap().version, 2);
+
     // A villages file with one wrong line: named by line, and nothing of it imported.
     std::fs::write(dir.join("more.csv"), "370611101204,张家湾\n370611101205,\n370611101206,赵家沟\n").unwrap();
     let db = format!("sqlite:{}", dir.join("centre.sqlite3").display());

@@ -308,7 +308,7 @@ async fn decisions_flow_to_pull_with_paging(store: Arc<dyn Store>) {
     let all = s.pull(w.village_a, 0, 500).await.unwrap();
     let last = &all.changes.last().unwrap().body;
     match last {
-        ChangeBody::Decision { application_id, revision: 1, decision: Decision::Reject { .. }, by } => {
+        ChangeBody::Decision { application_id, revision: 1, decision: Decision::Reject { .. }, by, deadline: None } => {
             assert_eq!((*application_id, by.as_str()), (apps[0].id, "李审核"));
         }
         other => panic!("{other:?}"),
