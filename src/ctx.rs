@@ -3,10 +3,11 @@
 
 use crate::config::Config;
 use daiban_agent_core::sync::{SyncHandle, SyncStatus};
-use daiban_agent_core::Store;
+use daiban_agent_core::{Store, StoreError};
 use daiban_proto::PhotoHash;
 use dioxus::prelude::*;
-use std::collections::HashMap;
+use lru::LruCache;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -20,8 +21,12 @@ pub struct AppCtx {
     pub centre_url: Option<String>,
     /// Sample photos offered on the capture screen (preview and tests; see config).
     pub sample_photos: Option<PathBuf>,
-    thumbs: Arc<Mutex<HashMap<PhotoHash, Arc<str>>>>,
+    thumbs: Arc<Mutex<LruCache<PhotoHash, Arc<str>>>>,
 }
+
+/// Thumbnails kept for the session: a few KB each, so at most about 2 MB on a cheap phone
+/// however many photos the agent scrolls past; the least recently shown are made again.
+pub const THUMB_CACHE: NonZeroUsize = NonZeroUsize::new(256).expect("not zero");
 
 impl AppCtx {
     /// Open the store and start the sync engine.
@@ -33,10 +38,16 @@ impl AppCtx {
     }
 
     pub fn new(store: Store, sync: SyncHandle, cfg: &Config) -> Self {
-        Self { store, sync, centre_url: cfg.centre_url.clone(), sample_photos: cfg.sample_photos.clone(), thumbs: Arc::default() }
+        Self {
+            store,
+            sync,
+            centre_url: cfg.centre_url.clone(),
+            sample_photos: cfg.sample_photos.clone(),
+            thumbs: Arc::new(Mutex::new(LruCache::new(THUMB_CACHE))),
+        }
     }
 
-    /// A `data:` URL with a small JPEG preview of a stored photo (cached).
+    /// A `data:` URL with a small JPEG preview of a stored photo (cached, [`THUMB_CACHE`]).
     pub fn thumb_url(&self, hash: &PhotoHash) -> Option<Arc<str>> {
         if let Some(u) = self.thumbs.lock().unwrap().get(hash) {
             return Some(u.clone());
@@ -45,8 +56,18 @@ impl AppCtx {
             daiban_agent_core::thumbnail::thumbnail(&self.store, hash).map_err(|e| tracing::warn!("thumbnail {hash:?}: {e}")).ok()?;
         use base64::Engine;
         let url: Arc<str> = format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg)).into();
-        self.thumbs.lock().unwrap().insert(*hash, url.clone());
+        self.thumbs.lock().unwrap().put(*hash, url.clone());
         Some(url)
+    }
+
+    /// The same context with room for `n` thumbnails (tests).
+    pub fn with_thumb_cache(self, n: NonZeroUsize) -> Self {
+        Self { thumbs: Arc::new(Mutex::new(LruCache::new(n))), ..self }
+    }
+
+    /// How many thumbnails are cached now.
+    pub fn cached_thumbs(&self) -> usize {
+        self.thumbs.lock().unwrap().len()
     }
 
     /// A `data:` URL with the whole stored photo, to look at it full size (not cached: one
@@ -111,6 +132,31 @@ pub fn use_ctx() -> AppCtx {
 
 pub fn use_data_version() -> DataVersion {
     use_context::<DataVersion>()
+}
+
+/// Read from the store now and whenever stored data changes (and whatever signals `read`
+/// uses). A failed read stays an error — a wrong key or a damaged database must not look like
+/// an empty list; show it with [`crate::components::ReadError`].
+pub fn use_store_read<T: Clone + PartialEq + 'static>(read: impl Fn(&Store) -> Result<T, StoreError> + 'static) -> Memo<Result<T, String>> {
+    let store = use_ctx().store;
+    let data = use_data_version();
+    use_memo(move || {
+        data.get();
+        read(&store).map_err(|e| {
+            tracing::error!("reading the store: {e}");
+            e.to_string()
+        })
+    })
+}
+
+/// `Ok(None)` for a record that is not there (deleted meanwhile, a wrong link), so screens can
+/// say "not found" for that and show real errors as errors.
+pub fn found<T>(r: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 pub fn use_sync_status() -> Signal<SyncStatus> {

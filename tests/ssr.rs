@@ -14,6 +14,8 @@ use daiban_agent_core::Store;
 use daiban_proto::AppStatus;
 use dioxus::prelude::*;
 
+mod support;
+
 thread_local! {
     /// The element under test (a `fn` pointer cannot be a prop: it has no meaningful `PartialEq`).
     static EL: std::cell::Cell<Option<fn() -> Element>> = const { std::cell::Cell::new(None) };
@@ -137,4 +139,44 @@ fn whole_app_renders_home_with_todays_work_from_a_real_store() {
     let html = app_html(&store);
     assert!(html.contains("未完成的草稿"), "{html}");
     assert!(html.contains("张桂兰 · 老年人优待证"), "{html}");
+}
+
+/// Thumbnails are cached up to a bound, least recently shown out first; one pushed out is
+/// simply made again, the same.
+#[test]
+fn the_thumbnail_cache_stays_within_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let form = ResidentForm { name: "李桂芳".into(), id_number: "11010519491231002X".into(), ..Default::default() };
+    let resident = store.add_resident(&form.parse(chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap()).unwrap()).unwrap();
+    let app = store.create_draft(resident, &Target::Item("elderly_card".into())).unwrap();
+    let samples = support::sample_documents();
+    let files = ["居民身份证-1-正面.jpg", "居民身份证-2-反面.jpg", "户口簿-1-户主页.jpg", "户口簿-2-本人页.jpg", "一寸照片-1.jpg"];
+    let materials = ["id_card", "id_card", "household_register", "household_register", "photo_1inch"];
+    let hashes: Vec<_> =
+        files.iter().zip(materials).map(|(f, m)| store.add_photo(app, m, &std::fs::read(samples.join(f)).unwrap()).unwrap().hash).collect();
+    let cfg = Config::from_env_and_args(Vec::<String>::new()).unwrap();
+    let sync = daiban_agent_core::sync::start(store.clone(), None, None);
+    let ctx = AppCtx::new(store, sync, &cfg).with_thumb_cache(std::num::NonZeroUsize::new(3).unwrap());
+    let first = ctx.thumb_url(&hashes[0]).expect("a thumbnail");
+    for h in &hashes[1..] {
+        ctx.thumb_url(h).expect("a thumbnail");
+    }
+    assert_eq!(ctx.cached_thumbs(), 3, "five photos shown, three kept");
+    assert_eq!(ctx.thumb_url(&hashes[0]).as_deref(), Some(&*first), "made again, the same");
+    assert!(daiban::ctx::THUMB_CACHE.get() >= 100, "room for a long list on a real phone");
+}
+
+/// A failed read of the phone's own data is said as such, in the reader's language, with
+/// what to do: never an empty list that looks as if the data were gone.
+#[test]
+fn a_failed_read_says_so_instead_of_showing_nothing() {
+    fn failed() -> Element {
+        rsx! { daiban::components::ReadError { error: "数据库错误 / database error: file is not a database".to_string() } }
+    }
+    let zh = render_with_lang(Lang::Zh, failed);
+    assert!(zh.contains("读取手机上的数据出错") && zh.contains("已保存的内容没有被删除") && zh.contains("数据库错误"), "{zh}");
+    assert!(!zh.contains("database error"), "Chinese only: {zh}");
+    let en = render_with_lang(Lang::En, failed);
+    assert!(en.contains("Could not read the data on this phone") && en.contains("database error") && !en.contains("数据库错误"), "{en}");
 }

@@ -57,3 +57,19 @@ pub fn ErrorList(errors: Vec<FieldError>) -> Element {
 pub fn error_for(errors: &[FieldError], field: &str) -> Option<String> {
     errors.iter().find(|e| e.field == field).map(|e| e.message.clone())
 }
+
+/// A read of the phone's own data that failed (a wrong key, a damaged file): said as such,
+/// with what to do, never shown as an empty list.
+#[component]
+pub fn ReadError(error: String) -> Element {
+    let lang = use_lang();
+    rsx! {
+        div { class: "errors", role: "alert", id: "read-error",
+            strong { {lang.t("读取手机上的数据出错。", "Could not read the data on this phone.")} }
+            div { class: "small",
+                {lang.t("已保存的内容没有被删除。请退出后重新打开应用；如果仍然出错，请联系镇便民服务中心。",
+                    "Nothing saved was deleted. Close and reopen the app; if it happens again, call the township centre.")} }
+            div { class: "small muted", {lang.msg(&error)} }
+        }
+    }
+}

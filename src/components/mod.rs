@@ -8,6 +8,6 @@ pub mod shell;
 pub mod status;
 
 pub use draft::DeleteDraft;
-pub use fields::{ErrorList, TextField};
+pub use fields::{ErrorList, ReadError, TextField};
 pub use photos::{PhotoAdder, Thumbs};
 pub use status::StatusChip;

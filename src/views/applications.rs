@@ -3,8 +3,8 @@
 //! timeline from draft to rating.
 
 use crate::app::Route;
-use crate::components::{DeleteDraft, StatusChip, Thumbs};
-use crate::ctx::{use_ctx, use_data_version};
+use crate::components::{DeleteDraft, ReadError, StatusChip, Thumbs};
+use crate::ctx::{found, use_ctx, use_store_read};
 use crate::i18n::{today, use_lang, Lang};
 use daiban_agent_core::store::{TimelineEntry, TimelineEvent};
 use daiban_proto::status::Decision;
@@ -22,15 +22,13 @@ const FILTERS: [(&str, &str, &[AppStatus]); 6] = [
 
 #[component]
 pub fn Applications() -> Element {
-    let ctx = use_ctx();
     let lang = use_lang();
-    let data = use_data_version();
     let mut filter = use_signal(|| 0usize);
-    let store = ctx.store.clone();
-    let list = use_memo(move || {
-        data.get();
-        store.applications(FILTERS[filter()].2, None, 300, 0).unwrap_or_default()
-    });
+    let list = use_store_read(move |s| s.applications(FILTERS[filter()].2, None, 300, 0));
+    let list = match list() {
+        Ok(l) => l,
+        Err(error) => return rsx! { ReadError { error } },
+    };
     rsx! {
         div { class: "filters", id: "filters",
             for (i, (zh, en, _)) in FILTERS.iter().enumerate() {
@@ -38,9 +36,9 @@ pub fn Applications() -> Element {
                     {lang.t(zh, en)} }
             }
         }
-        if list().is_empty() { div { class: "empty", {lang.t("没有申请", "No applications")} } }
+        if list.is_empty() { div { class: "empty", {lang.t("没有申请", "No applications")} } }
         ul { class: "list", id: "application-list",
-            for a in list() {
+            for a in list {
                 Link { class: "item", key: "{a.id}",
                     to: if matches!(a.status, AppStatus::Draft | AppStatus::Returned) { Route::Capture { id: a.id } } else { Route::ApplicationView { id: a.id } },
                     div { class: "row between",
@@ -130,16 +128,12 @@ pub fn Timeline(entries: Vec<TimelineEntry>) -> Element {
 
 #[component]
 pub fn ApplicationView(id: ApplicationId) -> Element {
-    let ctx = use_ctx();
     let lang = use_lang();
-    let data = use_data_version();
-    let store = ctx.store.clone();
-    let detail = use_memo(move || {
-        data.get();
-        store.application(id).ok()
-    });
-    let Some(d) = detail() else {
-        return rsx! { div { class: "empty", {lang.t("找不到这份申请", "Application not found")} } };
+    let detail = use_store_read(move |s| found(s.application(id)));
+    let d = match detail() {
+        Ok(Some(d)) => d,
+        Ok(None) => return rsx! { div { class: "empty", {lang.t("找不到这份申请", "Application not found")} } },
+        Err(error) => return rsx! { ReadError { error } },
     };
     rsx! {
         div { class: "card",

@@ -8,8 +8,8 @@
 
 use crate::app::Route;
 use crate::components::fields::error_for;
-use crate::components::{DeleteDraft, ErrorList, PhotoAdder, Thumbs};
-use crate::ctx::{use_ctx, use_data_version};
+use crate::components::{DeleteDraft, ErrorList, PhotoAdder, ReadError, Thumbs};
+use crate::ctx::{found, use_ctx, use_data_version, use_store_read};
 use crate::i18n::{use_lang, Lang};
 use daiban_agent_core::forms::FieldError;
 use daiban_agent_core::store::{MaterialView, ReusableMaterial};
@@ -23,17 +23,10 @@ pub fn Capture(id: ApplicationId) -> Element {
     let ctx = use_ctx();
     let lang = use_lang();
     let data = use_data_version();
-    let store = ctx.store.clone();
-    let detail = use_memo(move || {
-        data.get();
-        store.application(id).ok()
-    });
-    let store = ctx.store.clone();
-    let reusable = use_memo(move || {
-        data.get();
-        store.reusable_materials(id).unwrap_or_default()
-    });
-    let initial = detail.peek().as_ref().map(|d| (d.fields.clone(), d.note.clone().unwrap_or_default()));
+    let detail = use_store_read(move |s| found(s.application(id)));
+    // offering earlier photos is a convenience: without it the agent photographs again
+    let reusable = use_store_read(move |s| s.reusable_materials(id));
+    let initial = detail.peek().as_ref().ok().and_then(Option::as_ref).map(|d| (d.fields.clone(), d.note.clone().unwrap_or_default()));
     let (init_fields, init_note) = initial.unwrap_or_default();
     let mut answers = use_signal(|| init_fields);
     let mut note = use_signal(|| init_note);
@@ -41,8 +34,10 @@ pub fn Capture(id: ApplicationId) -> Element {
     let mut saved_at = use_signal(|| None::<String>);
     let busy = use_signal(|| None::<String>);
 
-    let Some(d) = detail() else {
-        return rsx! { div { class: "empty", {lang.t("找不到这份申请", "Application not found")} } };
+    let d = match detail() {
+        Ok(Some(d)) => d,
+        Ok(None) => return rsx! { div { class: "empty", {lang.t("找不到这份申请", "Application not found")} } },
+        Err(error) => return rsx! { ReadError { error } },
     };
     if !d.editable() {
         return rsx! {
@@ -148,7 +143,7 @@ pub fn Capture(id: ApplicationId) -> Element {
         for m in d.materials.clone() {
             MaterialCard { key: "{m.kind.code}", id, material: m.clone(), lang, busy,
                 elsewhere: filed.iter().filter(|(h, _)| !m.photos.iter().any(|p| p.hash == *h)).cloned().collect::<Vec<_>>(),
-                reuse: reusable().into_iter().find(|r| r.material == m.kind.code) }
+                reuse: reusable().unwrap_or_default().into_iter().find(|r| r.material == m.kind.code) }
         }
         if let Some(b) = busy() { div { class: "notice", id: "busy", "{b}" } }
         if let Some(t) = saved_at() { div { class: "muted small", id: "saved", {format!("{} {t}", lang.t("草稿已保存", "Draft saved"))} } }

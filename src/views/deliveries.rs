@@ -3,8 +3,8 @@
 //! (好差评) with an optional comment. Both are saved at once and sync back to the centre.
 
 use crate::app::Route;
-use crate::components::{PhotoAdder, TextField};
-use crate::ctx::{use_ctx, use_data_version};
+use crate::components::{PhotoAdder, ReadError, TextField};
+use crate::ctx::{use_ctx, use_data_version, use_store_read};
 use crate::i18n::use_lang;
 use daiban_agent_core::signature::{self, Stroke};
 use daiban_agent_core::store::deliveries::ProofInput;
@@ -13,18 +13,16 @@ use dioxus::prelude::*;
 
 #[component]
 pub fn Deliveries() -> Element {
-    let ctx = use_ctx();
     let lang = use_lang();
-    let data = use_data_version();
-    let store = ctx.store.clone();
-    let list = use_memo(move || {
-        data.get();
-        store.deliveries(false).unwrap_or_default()
-    });
+    let list = use_store_read(|s| s.deliveries(false));
+    let list = match list() {
+        Ok(l) => l,
+        Err(error) => return rsx! { ReadError { error } },
+    };
     rsx! {
-        if list().is_empty() { div { class: "empty", {lang.t("暂无送达任务", "No deliveries")} } }
+        if list.is_empty() { div { class: "empty", {lang.t("暂无送达任务", "No deliveries")} } }
         ul { class: "list", id: "delivery-list",
-            for d in list() {
+            for d in list {
                 Link { class: "item", to: Route::DeliveryView { id: d.id }, key: "{d.id}",
                     div { class: "row between",
                         span { class: "title", "{d.resident_name} · {lang.l(&d.result)}" }
@@ -47,20 +45,18 @@ pub fn DeliveryView(id: DeliveryId) -> Element {
     let ctx = use_ctx();
     let lang = use_lang();
     let data = use_data_version();
-    let store = ctx.store.clone();
-    let found = use_memo(move || {
-        data.get();
-        store.deliveries(false).unwrap_or_default().into_iter().find(|d| d.id == id)
-    });
-    let recipient = use_signal(|| found.peek().as_ref().map(|d| d.resident_name.clone()).unwrap_or_default());
+    let found = use_store_read(move |s| Ok(s.deliveries(false)?.into_iter().find(|d| d.id == id)));
+    let recipient = use_signal(|| found.peek().as_ref().ok().and_then(Option::as_ref).map(|d| d.resident_name.clone()).unwrap_or_default());
     let mut strokes = use_signal(Vec::<Stroke>::new);
     let mut drawing = use_signal(|| false);
     let mut photo = use_signal(|| None::<Vec<u8>>);
     let mut rating = use_signal(|| None::<Rating>);
     let comment = use_signal(String::new);
     let mut error = use_signal(|| None::<String>);
-    let Some(d) = found() else {
-        return rsx! { div { class: "empty", {lang.t("找不到这个送达任务", "Delivery not found")} } };
+    let d = match found() {
+        Ok(Some(d)) => d,
+        Ok(None) => return rsx! { div { class: "empty", {lang.t("找不到这个送达任务", "Delivery not found")} } },
+        Err(error) => return rsx! { ReadError { error } },
     };
     let store = ctx.store.clone();
     let sync = ctx.sync.clone();

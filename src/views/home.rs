@@ -3,8 +3,8 @@
 //! who are about to become eligible for something.
 
 use crate::app::Route;
-use crate::components::StatusChip;
-use crate::ctx::{use_ctx, use_data_version, use_sync_status};
+use crate::components::{ReadError, StatusChip};
+use crate::ctx::{use_ctx, use_store_read, use_sync_status};
 use crate::i18n::{today, use_lang, Lang};
 use daiban_proto::AppStatus;
 use dioxus::prelude::*;
@@ -16,27 +16,26 @@ const COMMON: [&str; 4] = ["elderly_card", "pension_certification", "medical_ins
 pub fn Home() -> Element {
     let ctx = use_ctx();
     let lang = use_lang();
-    let data = use_data_version();
-    let store = ctx.store.clone();
-    let overview = use_memo(move || {
-        data.get();
-        let counts = store.status_counts().unwrap_or_default();
-        let returned = store.applications(&[AppStatus::Returned], None, 5, 0).unwrap_or_default();
-        let drafts = store.applications(&[AppStatus::Draft], None, 3, 0).unwrap_or_default();
-        let deliveries = store.deliveries(true).unwrap_or_default();
+    let overview = use_store_read(move |store| {
+        let counts = store.status_counts()?;
+        let returned = store.applications(&[AppStatus::Returned], None, 5, 0)?;
+        let drafts = store.applications(&[AppStatus::Draft], None, 3, 0)?;
+        let deliveries = store.deliveries(true)?;
         let cat = store.catalogue();
         let mut reminders = Vec::new();
         for item in cat.items.iter().filter(|i| i.suggest_from_age.is_some()) {
             let age = u32::from(item.suggest_from_age.unwrap_or_default());
-            for (r, day) in store.residents_reaching_age(age, today(), 30).unwrap_or_default() {
+            for (r, day) in store.residents_reaching_age(age, today(), 30)? {
                 reminders.push((r, day, age, item.code.clone(), item.name.clone()));
             }
         }
         reminders.sort_by_key(|r| r.1);
-        (counts, returned, drafts, deliveries, reminders)
+        Ok((counts, returned, drafts, deliveries, reminders, store.enrolment()?))
     });
-    let (counts, returned, drafts, deliveries, reminders) = overview();
-    let enrolment = ctx.store.enrolment().ok().flatten();
+    let (counts, returned, drafts, deliveries, reminders, enrolment) = match overview() {
+        Ok(o) => o,
+        Err(error) => return rsx! { ReadError { error } },
+    };
     let n = |s: AppStatus| counts.get(&s).copied().unwrap_or(0);
     let in_review = n(AppStatus::Received) + n(AppStatus::Accepted);
     let open_deliveries = deliveries.iter().filter(|d| d.delivered_at.is_none()).count();

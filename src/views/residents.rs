@@ -3,39 +3,36 @@
 //! show them (someone may be looking over the agent's shoulder).
 
 use crate::app::Route;
-use crate::components::StatusChip;
-use crate::ctx::{use_ctx, use_data_version};
+use crate::components::{ReadError, StatusChip};
+use crate::ctx::{found, use_store_read};
 use crate::i18n::{today, use_lang};
 use daiban_proto::ResidentId;
 use dioxus::prelude::*;
 
 #[component]
 pub fn Residents() -> Element {
-    let ctx = use_ctx();
     let lang = use_lang();
-    let data = use_data_version();
     let mut query = use_signal(String::new);
-    let store = ctx.store.clone();
-    let found = use_memo(move || {
-        data.get();
-        store.search_residents(&query(), 200).unwrap_or_default()
-    });
-    let total = ctx.store.resident_count().unwrap_or(0);
+    let read = use_store_read(move |s| Ok((s.search_residents(&query(), 200)?, s.resident_count()?)));
+    let (found, total) = match read() {
+        Ok(r) => r,
+        Err(error) => return rsx! { ReadError { error } },
+    };
     rsx! {
         input { class: "search", r#type: "search", id: "resident-search", value: "{query}",
             placeholder: lang.t("搜索姓名、身份证后四位、电话或组别", "Search name, ID digits, phone, group"),
             oninput: move |e| query.set(e.value()) }
         div { class: "muted small", style: "margin: 6px 4px",
-            {format!("{} {} / {}", lang.t("共", "showing"), found().len(), total)}
+            {format!("{} {} / {}", lang.t("共", "showing"), found.len(), total)}
         }
-        if found().is_empty() {
+        if found.is_empty() {
             div { class: "empty",
                 if total == 0 { {lang.t("还没有登记居民。点右下角“登记居民”开始。", "No residents yet. Tap “New resident” to start.")} }
                 else { {lang.t("没有找到，换个关键词试试", "Nothing found — try other words")} }
             }
         }
         ul { class: "list", id: "resident-list",
-            for r in found() {
+            for r in found {
                 Link { class: "item", to: Route::ResidentView { id: r.id }, key: "{r.id}",
                     div { class: "row between",
                         span { class: "title", "{r.name}"
@@ -59,19 +56,13 @@ pub fn Residents() -> Element {
 
 #[component]
 pub fn ResidentView(id: ResidentId) -> Element {
-    let ctx = use_ctx();
     let lang = use_lang();
-    let data = use_data_version();
     let mut reveal = use_signal(|| false);
-    let store = ctx.store.clone();
-    let loaded = use_memo(move || {
-        data.get();
-        let r = store.resident(id).ok();
-        let apps = store.applications(&[], Some(id), 100, 0).unwrap_or_default();
-        (r, apps)
-    });
-    let (Some(r), apps) = loaded() else {
-        return rsx! { div { class: "empty", {lang.t("找不到这位居民", "Resident not found")} } };
+    let loaded = use_store_read(move |s| Ok((found(s.resident(id))?, s.applications(&[], Some(id), 100, 0)?)));
+    let (r, apps) = match loaded() {
+        Ok((Some(r), apps)) => (r, apps),
+        Ok((None, _)) => return rsx! { div { class: "empty", {lang.t("找不到这位居民", "Resident not found")} } },
+        Err(error) => return rsx! { ReadError { error } },
     };
     let idn = if reveal() { r.id_number.expose().to_string() } else { r.id_number.masked() };
     let birth = r.id_number.birth_date();

@@ -3,8 +3,8 @@
 //! a big "sync now" button.
 
 use crate::app::Route;
-use crate::components::TextField;
-use crate::ctx::{use_ctx, use_data_version, use_sync_status};
+use crate::components::{ReadError, TextField};
+use crate::ctx::{use_ctx, use_data_version, use_store_read, use_sync_status};
 use crate::i18n::use_lang;
 use daiban_agent_core::sync::SyncSettings;
 use daiban_proto::sync::EventBody;
@@ -16,20 +16,21 @@ pub fn SyncView() -> Element {
     let lang = use_lang();
     let data = use_data_version();
     let status = use_sync_status();
-    let store = ctx.store.clone();
-    let info = use_memo(move || {
-        data.get();
+    let info = use_store_read(move |store| {
         status.read();
-        (
-            store.enrolment().ok().flatten(),
-            store.outbox_summary().unwrap_or_default(),
-            store.quarantined_events().unwrap_or_default(),
-            store.sync_settings().unwrap_or_default(),
-            store.last_outbox_error().ok().flatten(),
-            store.photo_retention_days().unwrap_or(daiban_agent_core::store::retention::DEFAULT_PHOTO_RETENTION_DAYS),
-        )
+        Ok((
+            store.enrolment()?,
+            store.outbox_summary()?,
+            store.quarantined_events()?,
+            store.sync_settings()?,
+            store.last_outbox_error()?,
+            store.photo_retention_days()?,
+        ))
     });
-    let (enrolment, summary, refused, settings, last_error, retention_days) = info();
+    let (enrolment, summary, refused, settings, last_error, retention_days) = match info() {
+        Ok(i) => i,
+        Err(error) => return rsx! { ReadError { error } },
+    };
     let s = status();
     let store = ctx.store.clone();
     let save_settings = move |new: SyncSettings| {
