@@ -405,3 +405,21 @@ async fn pages_speak_the_readers_language_and_point_out_a_photo_filed_twice() {
     }
     c.stop().await;
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_name_out_for_a_while() {
+    let throttle = std::sync::Arc::new(daiban_centre::web::LoginThrottle::new(std::time::Duration::from_millis(1500)));
+    let c = WebCentre::start_with(WebConfig { login_throttle: throttle, ..WebConfig::default() }).await;
+    let mut anon = StaffClient::new(&c.base);
+    for _ in 0..daiban_centre::web::LoginThrottle::FREE_TRIES {
+        assert_eq!(anon.login("reviewer", "a wrong guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // now even the right password is refused, without being checked, and the page says why
+    let locked = anon.login("reviewer", PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.text().contains("连续输错密码的次数太多"), "{}", locked.text());
+    assert_eq!(StaffClient::new(&c.base).login("admin", PASSWORD).await.status, StatusCode::SEE_OTHER, "other names are not locked");
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert_eq!(anon.login("reviewer", PASSWORD).await.status, StatusCode::SEE_OTHER, "after the wait the right password works");
+    c.stop().await;
+}

@@ -31,6 +31,7 @@ use daiban_proto::catalogue::L10n;
 use maud::html;
 use rand::RngCore;
 use serde::Deserialize;
+use std::time::Instant;
 use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "daiban_staff";
@@ -229,11 +230,24 @@ pub async fn login(
         ));
     }
     let next = local_path(f.next.as_deref());
+    let throttle = &state.web.login_throttle;
+    if let Some(wait) = throttle.locked(&f.username, Instant::now()) {
+        // refused before the password is even checked
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let m = match lang {
+            Lang::Zh => format!("连续输错密码的次数太多，请{minutes}分钟后再试。"),
+            Lang::En => format!("Too many wrong passwords: try again in {minutes} minute(s)."),
+        };
+        let page = login_form(lang, &f.csrf, f.username.trim(), next, Some((true, &m)));
+        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
+    }
     let Some(staff) = state.store.verify_staff_password(&f.username, &f.password).await? else {
+        throttle.failed(&f.username, Instant::now());
         let m = lang.t("用户名或密码错误。", "Wrong user name or password.");
         let page = login_form(lang, &f.csrf, f.username.trim(), next, Some((true, m)));
         return Ok((StatusCode::UNAUTHORIZED, page).into_response());
     };
+    throttle.succeeded(&f.username);
     let token = random_token();
     state.store.start_staff_session(staff.id, fingerprint(&token), state.web.session).await?;
     let secure = secure(&state, &headers);

@@ -4,8 +4,9 @@
 //! Server-rendered HTML (maud), Chinese first with an English switch, no JavaScript needed:
 //! one small script only adds j/k keyboard navigation to the inbox. Pages:
 //!
-//! - [`auth`]: login (argon2 via the store), logout, server-side sessions that expire, and the
-//!   CSRF check of every POST (a middleware, so no handler can forget it);
+//! - [`auth`]: login (argon2 via the store; [`throttle`] locks a user name out, with back-off,
+//!   after repeated wrong passwords), logout, server-side sessions that expire, and the CSRF
+//!   check of every POST (a middleware, so no handler can forget it);
 //! - [`inbox`]: the township's applications by deadline, filtered, keyset-paged;
 //! - [`application`]: one application — resident (ID masked until an audited reveal), form,
 //!   photos (zoom and rotate in CSS), materials checklist, timeline, revisions with their
@@ -32,6 +33,8 @@ mod layout;
 mod setup;
 pub use setup::FirstRun;
 mod stats;
+mod throttle;
+pub use throttle::LoginThrottle;
 
 use crate::api::AppState;
 use crate::store::SessionPolicy;
@@ -58,6 +61,8 @@ pub struct WebConfig {
     pub cert_pin: Option<String>,
     /// The pending first-run set-up of a centre without a township ([`FirstRun`]).
     pub first_run: Option<std::sync::Arc<FirstRun>>,
+    /// Wrong passwords per user name, for lockout with back-off ([`LoginThrottle`]).
+    pub login_throttle: std::sync::Arc<LoginThrottle>,
 }
 
 /// The staff UI's routes; [`crate::api::router`] merges them into the server.
