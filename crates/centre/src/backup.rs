@@ -10,6 +10,11 @@
 //! directory without that suffix is a whole backup. [`verify`] re-reads every file against the
 //! manifest; [`restore`] verifies first and only fills an empty place.
 //!
+//! A photo that the newest earlier backup in the same place already holds (same name, same
+//! size: photo files are immutable and named by their hash) is hard-linked from it instead of
+//! copied, so a daily backup writes only the new photos. [`spawn_scheduled`] backs up on a
+//! schedule and keeps the newest few ([`prune`]).
+//!
 //! PostgreSQL is backed up with its own tools (`pg_dump`) plus a copy of the photo directory;
 //! see docs/settings.md.
 
@@ -75,14 +80,30 @@ pub fn backup(database: &Path, photos: &Path, into: &Path) -> Result<(PathBuf, M
     conn.execute("VACUUM INTO ?1", [db_copy.to_string_lossy()])?;
     drop(conn);
     let database = entry(&partial, &db_copy)?;
+    let earlier = newest(into)?.and_then(|dir| {
+        let manifest: Manifest = serde_json::from_slice(&fs::read(dir.join(MANIFEST)).ok()?).ok()?;
+        let by_path: std::collections::HashMap<String, FileEntry> = manifest.photos.into_iter().map(|e| (e.path.clone(), e)).collect();
+        Some((dir, by_path))
+    });
     let mut photo_entries = Vec::new();
     for file in photo_files(photos)? {
         let rel = file.strip_prefix(photos).expect("found under the photo root");
         let dest = partial.join(PHOTOS).join(rel);
         fs::create_dir_all(dest.parent().expect("a file has a parent"))?;
-        fs::copy(&file, &dest)?;
-        File::open(&dest)?.sync_all()?;
-        photo_entries.push(entry(&partial, &dest)?);
+        let key = entry_path(&partial, &dest);
+        let size = fs::metadata(&file)?.len();
+        let linked = earlier.as_ref().and_then(|(dir, by_path)| {
+            let e = by_path.get(&key).filter(|e| e.bytes == size)?;
+            fs::hard_link(dir.join(&e.path), &dest).ok().map(|()| e.clone())
+        });
+        match linked {
+            Some(e) => photo_entries.push(e),
+            None => {
+                fs::copy(&file, &dest)?;
+                File::open(&dest)?.sync_all()?;
+                photo_entries.push(entry(&partial, &dest)?);
+            }
+        }
     }
     photo_entries.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest { format: 1, created_at: now, database, photos: photo_entries };
@@ -167,10 +188,87 @@ fn photo_files(root: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn entry(root: &Path, file: &Path) -> io::Result<FileEntry> {
+/// A file's path inside the backup, `/`-separated.
+fn entry_path(root: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(root).expect("inside the backup");
-    let path = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-    Ok(FileEntry { path, bytes: fs::metadata(file)?.len(), sha256: sha256_of(file)? })
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+fn entry(root: &Path, file: &Path) -> io::Result<FileEntry> {
+    Ok(FileEntry { path: entry_path(root, file), bytes: fs::metadata(file)?.len(), sha256: sha256_of(file)? })
+}
+
+/// The complete backups under `into`, oldest first (their names sort by time).
+fn complete_backups(into: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let entries = match fs::read_dir(into) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with("daiban-backup-") && !name.ends_with(".partial") && e.file_type()?.is_dir() {
+            found.push(e.path());
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn newest(into: &Path) -> io::Result<Option<PathBuf>> {
+    Ok(complete_backups(into)?.pop())
+}
+
+/// Keep the `keep` newest complete backups under `into`; remove older ones and the `.partial`
+/// leftovers of interrupted runs. Returns what was removed.
+pub fn prune(into: &Path, keep: usize) -> io::Result<Vec<PathBuf>> {
+    let all = complete_backups(into)?;
+    let mut gone: Vec<PathBuf> = all[..all.len().saturating_sub(keep.max(1))].to_vec();
+    for e in fs::read_dir(into)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with("daiban-backup-") && name.ends_with(".partial") {
+            gone.push(e.path());
+        }
+    }
+    for dir in &gone {
+        fs::remove_dir_all(dir)?;
+    }
+    Ok(gone)
+}
+
+/// Back up every `every` (the first one after `every`) into `into`, keeping the `keep` newest.
+/// A failure is logged and tried again at the next time; the centre goes on serving.
+pub fn spawn_scheduled(
+    database: PathBuf,
+    photos: PathBuf,
+    into: PathBuf,
+    every: std::time::Duration,
+    keep: usize,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (db, ph, to) = (database.clone(), photos.clone(), into.clone());
+            let done = tokio::task::spawn_blocking(move || -> Result<(PathBuf, Manifest, Vec<PathBuf>), BackupError> {
+                let (dir, manifest) = backup(&db, &ph, &to)?;
+                let pruned = prune(&to, keep)?;
+                Ok((dir, manifest, pruned))
+            })
+            .await;
+            match done {
+                Ok(Ok((dir, manifest, pruned))) => {
+                    tracing::info!(backup = %dir.display(), photos = manifest.photos.len(), removed = pruned.len(), "scheduled backup made")
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "scheduled backup failed; trying again at the next time"),
+                Err(e) => tracing::error!(error = %e, "scheduled backup stopped unexpectedly; trying again at the next time"),
+            }
+        }
+    })
 }
 
 fn sha256_of(path: &Path) -> io::Result<String> {

@@ -160,6 +160,16 @@ struct Settings {
     /// last change (checked at start and daily). Kept when unset.
     #[arg(long, env = "DAIBAN_RETENTION_DAYS")]
     retention_days: Option<u32>,
+    /// Back up the database and photos into this directory on a schedule (SQLite only; for
+    /// PostgreSQL use pg_dump). Photos already in the previous backup are hard-linked.
+    #[arg(long, env = "DAIBAN_BACKUP_TO")]
+    backup_to: Option<PathBuf>,
+    /// Hours between scheduled backups.
+    #[arg(long, env = "DAIBAN_BACKUP_EVERY_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=168))]
+    backup_every_hours: u32,
+    /// How many scheduled backups to keep (older ones are removed).
+    #[arg(long, env = "DAIBAN_BACKUP_KEEP", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=365))]
+    backup_keep: u32,
     /// The centre's address as phones reach it (e.g. `https://daiban.example.gov.cn`), put
     /// into enrolment QR codes. When unset, taken from each request's `Host`.
     #[arg(long, env = "DAIBAN_PUBLIC_URL", value_parser = parse_public_url)]
@@ -358,6 +368,14 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading holidays file {}", path.display()))?;
         rules.calendar = WorkCalendar::parse(&text).with_context(|| format!("holidays file {}", path.display()))?;
     }
+    // checked before the database is opened, like every other setting
+    let backup_db = match (&s.backup_to, &s.database) {
+        (Some(_), DatabaseUrl::Sqlite(path)) => Some(path.clone()),
+        (Some(_), _) => {
+            anyhow::bail!("--backup-to 只用于 SQLite；PostgreSQL 请用 pg_dump / --backup-to is for SQLite; back up PostgreSQL with pg_dump")
+        }
+        (None, _) => None,
+    };
     let mut state = state(&s.database, &s.photos, rules).await?;
     let mut config = (*state.config).clone();
     config.max_photo_bytes = s.max_photo_mib * 1024 * 1024;
@@ -395,6 +413,11 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         web.first_run = Some(Arc::new(run));
     }
     state = state.with_web(web);
+    if let (Some(db), Some(to)) = (backup_db, &s.backup_to) {
+        let every = std::time::Duration::from_secs(u64::from(s.backup_every_hours) * 3600);
+        backup::spawn_scheduled(db, s.photos.clone(), to.clone(), every, s.backup_keep as usize);
+        tracing::info!(to = %to.display(), every_hours = s.backup_every_hours, keep = s.backup_keep, "scheduled backups on");
+    }
     if let Some(days) = s.retention_days {
         retention::spawn(state.clone(), chrono::Duration::days(i64::from(days)), std::time::Duration::from_secs(24 * 3600));
     }

@@ -77,3 +77,69 @@ async fn a_backup_taken_under_load_restores_every_application_and_photo() {
     assert!(!elsewhere.path().join("c.sqlite3").exists());
     c.stop().await;
 }
+
+/// Scheduled backups of a running centre: each one verifies, a photo already backed up is the
+/// same file (a hard link) in the next backup while a new photo is copied, and only the newest
+/// are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_link_what_they_have_and_keep_the_newest() {
+    use std::os::unix::fs::MetadataExt;
+    let c = WebCentre::start().await;
+    let w = &c.world;
+    let (device, _) = w.device(w.village_a).await;
+    let r = named_resident(1, "王秀英", true);
+    let (app, photos) = application_with_photos(&r, &["elderly_card"], &[("id_card", 2)], 1);
+    c.submit(device, &r, &app, &photos).await;
+    let out = tempfile::tempdir().unwrap();
+    let every = std::time::Duration::from_millis(1100);
+    let task = backup::spawn_scheduled(c.sqlite_path(), c.photos_dir(), out.path().to_path_buf(), every, 2);
+    let backups = |n: usize| {
+        let dir = out.path().to_path_buf();
+        async move {
+            for _ in 0..100 {
+                let mut found: Vec<_> = std::fs::read_dir(&dir)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| !p.to_string_lossy().ends_with(".partial"))
+                    .collect();
+                found.sort();
+                if found.len() >= n {
+                    return found;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("fewer than {n} backups in {}", dir.display());
+        }
+    };
+    let first = backups(1).await[0].clone();
+    // a new application between two backups
+    let r2 = named_resident(2, "李桂兰", true);
+    let (app2, photos2) = application_with_photos(&r2, &["elderly_card"], &[("id_card", 1)], 2);
+    c.submit(device, &r2, &app2, &photos2).await;
+    let two = backups(2).await;
+    let second = two.iter().find(|p| **p != first).unwrap().clone();
+    let (m1, m2) = (backup::verify(&first).unwrap(), backup::verify(&second).unwrap());
+    assert_eq!((m1.photos.len(), m2.photos.len()), (2, 3));
+    for e in &m1.photos {
+        let (a, b) = (std::fs::metadata(first.join(&e.path)).unwrap(), std::fs::metadata(second.join(&e.path)).unwrap());
+        assert_eq!(a.ino(), b.ino(), "{} is linked, not copied again", e.path);
+    }
+    let new = m2.photos.iter().find(|e| !m1.photos.contains(e)).expect("the new photo");
+    let live = c.photos_dir().join(new.path.strip_prefix("photos/").unwrap());
+    assert_ne!(std::fs::metadata(second.join(&new.path)).unwrap().ino(), std::fs::metadata(live).unwrap().ino(), "the new photo is a copy");
+    // the third backup removes the first: two are kept
+    let mut kept = backups(2).await;
+    for _ in 0..40 {
+        kept = backups(2).await;
+        if !kept.contains(&first) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    task.abort();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(!kept.contains(&first), "the oldest went: {kept:?}");
+    for dir in &kept {
+        backup::verify(dir).expect("every kept backup verifies");
+    }
+}
