@@ -256,14 +256,37 @@ pub async fn publish_catalogue(store: &dyn Store, by: &Staff, json: &str) -> Res
     Ok(store.publish_catalogue(by.id, catalogue).await?)
 }
 
-/// A one-time enrolment code for a phone of the village, issued by `by`.
-pub async fn enrolment_code(store: &dyn Store, by: &Staff, village: &str, valid_for: Duration) -> Result<NewEnrolmentCode> {
+/// A village of the admin's township by its 12-digit code, or a clear error.
+async fn own_village(store: &dyn Store, by: &Staff, village: &str) -> Result<crate::store::Village> {
     let code = VillageCode::parse(village).map_err(|e| AdminError::Invalid(format!("{village}: {e}")))?;
-    let v = store
+    store
         .village_by_code(&code)
         .await?
         .filter(|v| v.township_id == by.township_id)
-        .ok_or_else(|| AdminError::Invalid(format!("本镇没有村代码为 {village} 的村 / no such village in the township")))?;
+        .ok_or_else(|| AdminError::Invalid(format!("本镇没有村代码为 {village} 的村 / no such village in the township")))
+}
+
+/// Put a village agent (代办员) on the roster.
+pub async fn add_agent(store: &dyn Store, by: &Staff, village: &str, name: &str, phone: &str) -> Result<crate::store::AgentId> {
+    let v = own_village(store, by, village).await?;
+    Ok(store.add_agent(by.id, v.id, name, phone).await?)
+}
+
+/// A one-time enrolment code for the phone of the agent with this phone number.
+pub async fn agent_enrolment_code(store: &dyn Store, by: &Staff, agent_phone: &str, valid_for: Duration) -> Result<NewEnrolmentCode> {
+    let wanted: String = agent_phone.chars().filter(|c| !c.is_whitespace()).collect();
+    let agent = store
+        .agents(by.township_id)
+        .await?
+        .into_iter()
+        .find(|a| a.phone == wanted)
+        .ok_or_else(|| AdminError::Invalid(format!("本镇没有电话为 {agent_phone} 的代办员 / no agent with this phone")))?;
+    Ok(store.create_agent_enrolment_code(by.id, agent.id, valid_for).await?)
+}
+
+/// A one-time enrolment code for a phone of the village, issued by `by`.
+pub async fn enrolment_code(store: &dyn Store, by: &Staff, village: &str, valid_for: Duration) -> Result<NewEnrolmentCode> {
+    let v = own_village(store, by, village).await?;
     Ok(store.create_enrolment_code(by.id, v.id, valid_for).await?)
 }
 

@@ -122,11 +122,29 @@ enum AdminAction {
         by: String,
         file: PathBuf,
     },
-    /// A one-time code (and link, with `--centre`) to enrol a village's phone.
-    EnrolmentCode {
-        /// The village's 12-digit code.
+    /// Put a village agent (代办员) on the roster.
+    Agent {
+        /// The township admin who adds them.
+        #[arg(long)]
+        by: String,
+        /// The agent's village, by its 12-digit code.
         #[arg(long)]
         village: String,
+        #[arg(long)]
+        name: String,
+        /// The agent's mobile number (it also names them for `enrolment-code --agent-phone`).
+        #[arg(long)]
+        phone: String,
+    },
+    /// A one-time code (and link, with `--centre`) to enrol a phone: a named agent's, or any
+    /// phone of a village.
+    EnrolmentCode {
+        /// The village's 12-digit code (a phone of no particular agent).
+        #[arg(long, required_unless_present = "agent_phone", conflicts_with = "agent_phone")]
+        village: Option<String>,
+        /// The agent's phone number: the phone enrolled with the code is theirs.
+        #[arg(long)]
+        agent_phone: Option<String>,
         /// The township admin who issues it.
         #[arg(long)]
         by: String,
@@ -340,9 +358,19 @@ async fn admin(store: &dyn store::Store, action: AdminAction) -> anyhow::Result<
                 a::publish_catalogue(store, &by, &json).await.with_context(|| format!("{}: 未发布 / not published", file.display()))?;
             println!("已发布事项清单第 {version} 版 / catalogue version {version} published");
         }
-        AdminAction::EnrolmentCode { village, by, hours, centre } => {
+        AdminAction::Agent { by, village, name, phone } => {
             let by = a::admin_named(store, &by).await?;
-            let code = a::enrolment_code(store, &by, &village, chrono::Duration::hours(i64::from(hours))).await?;
+            a::add_agent(store, &by, &village, &name, &phone).await?;
+            println!("已登记代办员 / agent added: {name} {phone}");
+        }
+        AdminAction::EnrolmentCode { village, agent_phone, by, hours, centre } => {
+            let by = a::admin_named(store, &by).await?;
+            let valid_for = chrono::Duration::hours(i64::from(hours));
+            let code = match (agent_phone, village) {
+                (Some(phone), _) => a::agent_enrolment_code(store, &by, &phone, valid_for).await?,
+                (None, Some(village)) => a::enrolment_code(store, &by, &village, valid_for).await?,
+                (None, None) => anyhow::bail!("--village 或 --agent-phone / --village or --agent-phone"),
+            };
             println!("设备注册码 / enrolment code: {} (有效至 / valid until {})", code.code, code.expires_at.format("%Y-%m-%d %H:%M UTC"));
             if let Some(centre) = centre {
                 println!("注册链接 / link: {}", daiban_centre::web::enrolment_link(&centre, &code.code, None));

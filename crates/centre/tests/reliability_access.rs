@@ -80,6 +80,7 @@ fn expectations() -> Vec<(&'static str, [&'static str; 5])> {
         ("POST /staff/ratings/follow-up", [LOGIN, LOGIN, LOGIN, "404", "✓"]),
         ("GET /staff/devices", [LOGIN, LOGIN, LOGIN, "✓ own township only", "✓"]),
         ("POST /staff/enrolment-codes", [LOGIN, LOGIN, LOGIN, "404", "✓"]),
+        ("POST /staff/agents", [LOGIN, LOGIN, LOGIN, "404", "✓"]),
         ("POST /staff/devices/{id}/revoke", [LOGIN, LOGIN, LOGIN, "404", "✓"]),
         ("GET /staff/accounts", [LOGIN, LOGIN, LOGIN, "✓ own township only", "✓"]),
         ("POST /staff/accounts", [LOGIN, LOGIN, LOGIN, "✓ own township only", "✓"]),
@@ -291,6 +292,9 @@ async fn call(f: &Fixture, http: &reqwest::Client, route: &str, who: Who) -> Str
         "POST /staff/applications/{id}/decide" => req.form(&form(&[("revision", "1"), ("action", "accept")])),
         "POST /staff/ratings/follow-up" => req.form(&form(&[("application", &f.rated_app), ("item", "elderly_card"), ("note", "已回访")])),
         "POST /staff/enrolment-codes" => req.form(&form(&[("village", &f.c.world.village_a.to_string()), ("valid_hours", "24")])),
+        "POST /staff/agents" => {
+            req.form(&form(&[("village", &f.c.world.village_a.to_string()), ("name", "张代办"), ("phone", "13900001111")]))
+        }
         "POST /staff/accounts" => {
             let name = format!("new{}", i);
             req.form(&form(&[

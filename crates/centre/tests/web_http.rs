@@ -423,3 +423,40 @@ async fn repeated_wrong_passwords_lock_the_name_out_for_a_while() {
     assert_eq!(anon.login("reviewer", PASSWORD).await.status, StatusCode::SEE_OTHER, "after the wait the right password works");
     c.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_on_the_roster_gets_a_code_and_the_reviewer_sees_the_person() {
+    let c = WebCentre::start().await;
+    let w = &c.world;
+    let mut admin = StaffClient::signed_in(&c.base, "admin").await;
+    let token = admin.get("/staff/devices").await.csrf();
+    let village = w.village_a.to_string();
+    // a phone number that is not one: said, and what was typed is kept
+    let bad = admin.post("/staff/agents", &[("csrf", &token), ("name", "张代办"), ("phone", "1390000"), ("village", &village)]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().contains("电话格式不对") && bad.text().contains("value=\"张代办\""), "{}", bad.text());
+    let added = admin.post("/staff/agents", &[("csrf", &token), ("name", "张代办"), ("phone", "13900001111"), ("village", &village)]).await;
+    assert_eq!(added.location.as_deref(), Some("/staff/devices?done=agent#agents"));
+    let agent = w.store.agents(w.township).await.unwrap()[0].id.to_string();
+    let page = admin.post("/staff/enrolment-codes", &[("csrf", &token), ("agent", &agent), ("village", ""), ("valid_hours", "72")]).await;
+    let text = page.text();
+    let at = text.find("id=\"code\">").expect("the new code") + 10;
+    let code = text[at..at + text[at..].find('<').unwrap()].to_string();
+    assert!(text.contains("王家村 · 张代办"), "{text}");
+
+    // the agent's phone enrols with it and sends an application
+    let enrolled =
+        w.store.enrol(daiban_proto::sync::EnrolRequest { code, device_name: "代办员手机".into(), device_key: None }).await.unwrap();
+    let device = w.store.authenticate_device(&enrolled.token).await.unwrap();
+    let r = named_resident(5, "孙秀兰", true);
+    let (app, photos) = application_with_photos(&r, &["elderly_card"], &[("id_card", 2)], 5);
+    c.submit(device, &r, &app, &photos).await;
+    let mut reviewer = StaffClient::signed_in(&c.base, "reviewer").await;
+    let seen = reviewer.get(&format!("/staff/applications/{}", app.id)).await.text();
+    assert!(seen.contains("张代办 13900001111") && !seen.contains("代办员手机"), "the person, not the phone: {seen}");
+    let inbox = reviewer.get("/staff/inbox").await.text();
+    assert!(inbox.contains("张代办 13900001111"), "{inbox}");
+    let devices = admin.get("/staff/devices").await.text();
+    assert!(devices.contains("data-agent=") && devices.contains("13900001111"), "{devices}");
+    c.stop().await;
+}

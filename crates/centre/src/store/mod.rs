@@ -83,6 +83,12 @@ pub trait Store: Send + Sync + 'static {
 
     // --- devices
     async fn create_enrolment_code(&self, by: StaffId, village: VillageId, valid_for: Duration) -> Result<NewEnrolmentCode>;
+    /// A code issued to a named agent: the phone enrolled with it is that agent's.
+    async fn create_agent_enrolment_code(&self, by: StaffId, agent: AgentId, valid_for: Duration) -> Result<NewEnrolmentCode>;
+    /// Put a village agent (代办员) on the roster of the admin's township (audited).
+    async fn add_agent(&self, by: StaffId, village: VillageId, name: &str, phone: &str) -> Result<AgentId>;
+    /// The township's agents, by village then name.
+    async fn agents(&self, township: TownshipId) -> Result<Vec<Agent>>;
     /// Exchange a one-time code for a device token.
     async fn enrol(&self, req: EnrolRequest) -> Result<EnrolResponse>;
     /// The device a bearer token belongs to; `Revoked` as soon as staff revoke it.
@@ -302,7 +308,17 @@ impl<B: Backend> Store for Db<B> {
         run!(self, Read, |tx| tx.catalogue(township, version).await)
     }
     async fn create_enrolment_code(&self, by: StaffId, village: VillageId, valid_for: Duration) -> Result<NewEnrolmentCode> {
-        run!(self, Write, |tx| ops::create_enrolment_code(tx, by, village, valid_for, now()).await)
+        run!(self, Write, |tx| ops::create_enrolment_code(tx, by, Some(village), None, valid_for, now()).await)
+    }
+    async fn create_agent_enrolment_code(&self, by: StaffId, agent: AgentId, valid_for: Duration) -> Result<NewEnrolmentCode> {
+        run!(self, Write, |tx| ops::create_enrolment_code(tx, by, None, Some(agent), valid_for, now()).await)
+    }
+    async fn add_agent(&self, by: StaffId, village: VillageId, name: &str, phone: &str) -> Result<AgentId> {
+        let (name, phone) = (name.to_string(), phone.to_string());
+        run!(self, Write, |tx, name, phone| ops::add_agent(tx, by, village, &name, &phone, now()).await)
+    }
+    async fn agents(&self, township: TownshipId) -> Result<Vec<Agent>> {
+        run!(self, Read, |tx| tx.agents_of(township).await)
     }
     async fn enrol(&self, req: EnrolRequest) -> Result<EnrolResponse> {
         run!(self, Write, |tx, req| ops::enrol(tx, &req, now()).await)

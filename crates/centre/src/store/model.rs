@@ -47,6 +47,19 @@ row_id!(
     /// A staff account of a township.
     StaffId
 );
+row_id!(
+    /// A village agent (代办员) on the township's roster.
+    AgentId
+);
+
+/// A village agent (代办员): a person, whose phones come and go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Agent {
+    pub id: AgentId,
+    pub village_id: VillageId,
+    pub name: String,
+    pub phone: String,
+}
 
 /// A 12-digit statistical division code (统计用区划代码) of a village, e.g. `370611101201`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -190,6 +203,18 @@ pub struct DeviceInfo {
     pub last_seen_at: Option<DateTime<Utc>>,
     /// Events still waiting on the device, as it reported on its last push.
     pub queue_len: u32,
+    /// The agent the phone was enrolled for (codes issued to a named agent).
+    pub agent: Option<Agent>,
+}
+
+impl DeviceInfo {
+    /// How staff see whose phone it is: the agent's name and phone, else the device's name.
+    pub fn label(&self) -> String {
+        match &self.agent {
+            Some(a) => format!("{} {}", a.name, a.phone),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// A freshly made enrolment code. The plain code exists only here (the centre stores its
@@ -199,6 +224,8 @@ pub struct NewEnrolmentCode {
     /// E.g. `K7PQ-2M9X`; case, spaces and hyphens are ignored when it is typed in.
     pub code: String,
     pub village_id: VillageId,
+    /// The agent it was issued to, if any.
+    pub agent_id: Option<AgentId>,
     pub expires_at: DateTime<Utc>,
 }
 

@@ -182,22 +182,58 @@ pub(crate) async fn publish_catalogue(tx: &mut dyn Tx, by: StaffId, catalogue: &
 
 // ---------------------------------------------------------------- devices
 
-pub(crate) async fn create_enrolment_code(
+/// Put a village agent (代办员) on the roster of the admin's township (audited).
+pub(crate) async fn add_agent(
     tx: &mut dyn Tx,
     by: StaffId,
     village: VillageId,
+    name: &str,
+    phone: &str,
+    now: DateTime<Utc>,
+) -> Result<AgentId> {
+    let staff = acting_staff(tx, by).await?;
+    require_admin(&staff, "登记代办员")?;
+    own_village(tx, &staff, village).await?;
+    let name = daiban_proto::text::PersonName::parse(name).map_err(|e| invalid("name", e.to_string()))?;
+    let phone = daiban_proto::text::Phone::parse(phone).map_err(|e| invalid("phone", e.to_string()))?;
+    let id = tx.insert_agent(village, name.as_str(), phone.as_str(), now).await?;
+    let detail = serde_json::json!({ "agent_id": id, "village_id": village, "name": name.as_str() });
+    tx.insert_audit(&audit(staff.township_id, Actor::Staff { id: by }, None, "agent.add", detail, now)).await?;
+    Ok(id)
+}
+
+/// A one-time enrolment code for a phone of `village`, or of the agent's village for a code
+/// issued to a named agent (the phone enrolled with it is then that agent's).
+pub(crate) async fn create_enrolment_code(
+    tx: &mut dyn Tx,
+    by: StaffId,
+    village: Option<VillageId>,
+    agent: Option<AgentId>,
     valid_for: Duration,
     now: DateTime<Utc>,
 ) -> Result<NewEnrolmentCode> {
     let staff = acting_staff(tx, by).await?;
     require_admin(&staff, "生成设备注册码")?;
+    let agent = match agent {
+        Some(id) => Some(tx.agent(id).await?.ok_or_else(|| refuse(ErrorCode::NotFound, "代办员不存在 / no such agent"))?),
+        None => None,
+    };
+    let village = match (&agent, village) {
+        (Some(a), _) => a.village_id,
+        (None, Some(v)) => v,
+        (None, None) => return Err(invalid("village", "请选择村 / choose a village")),
+    };
     own_village(tx, &staff, village).await?;
     let code = secret::new_enrolment_code();
     let expires_at = now + valid_for;
-    tx.insert_enrolment_code(&secret::fingerprint(&secret::normalise_code(&code)), village, by, now, expires_at).await?;
-    let detail = serde_json::json!({ "village_id": village, "expires_at": expires_at });
+    let hash = secret::fingerprint(&secret::normalise_code(&code));
+    tx.insert_enrolment_code(&hash, village, by, now, expires_at).await?;
+    if let Some(a) = &agent {
+        tx.set_code_agent(&hash, a.id).await?;
+    }
+    let detail = serde_json::json!({ "village_id": village, "expires_at": expires_at, "agent_id": agent.as_ref().map(|a| a.id) });
     tx.insert_audit(&audit(staff.township_id, Actor::Staff { id: by }, None, "enrolment_code.create", detail, now)).await?;
-    Ok(NewEnrolmentCode { code, village_id: village, expires_at })
+    Ok(NewEnrolmentCode { code, village_id: village, agent_id: agent.map(|a| a.id), expires_at })
 }
 
 pub(crate) async fn enrol(tx: &mut dyn Tx, req: &EnrolRequest, now: DateTime<Utc>) -> Result<EnrolResponse> {
@@ -244,6 +280,9 @@ pub(crate) async fn enrol(tx: &mut dyn Tx, req: &EnrolRequest, now: DateTime<Utc
     let device_id = DeviceId::new();
     let token = key.unwrap_or_else(secret::new_device_token);
     tx.insert_device(device_id, village.id, &name, &secret::fingerprint(&token), now).await?;
+    if let Some(agent) = code.agent_id {
+        tx.set_device_agent(device_id, agent).await?;
+    }
     tx.use_enrolment_code(code.id, device_id, now).await?;
     let detail = serde_json::json!({ "village_id": village.id, "name": name });
     tx.insert_audit(&audit(township.id, Actor::Device { id: device_id }, None, "device.enrol", detail, now)).await?;

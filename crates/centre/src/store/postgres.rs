@@ -141,6 +141,10 @@ fn u32_col(r: &Row, col: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| corrupt("negative number", &v.to_string()))
 }
 
+fn agent_row(r: &Row) -> Result<Agent> {
+    Ok(Agent { id: AgentId(r.try_get(0)?), village_id: VillageId(r.try_get(1)?), name: r.try_get(2)?, phone: r.try_get(3)? })
+}
+
 fn township_row(r: &Row) -> Result<Township> {
     Ok(Township { id: TownshipId(r.try_get(0)?), code: r.try_get(1)?, name: l10n(r, 2)? })
 }
@@ -362,14 +366,47 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
     async fn enrolment_code_for_update(&mut self, hash: &str) -> Result<Option<EnrolmentCodeRow>> {
-        self.one("SELECT id, village_id, expires_at, used_at FROM enrolment_codes WHERE code_hash = $1 FOR UPDATE", &[&hash], |r| {
-            Ok(EnrolmentCodeRow {
-                id: r.try_get(0)?,
-                village_id: VillageId(r.try_get(1)?),
-                expires_at: r.try_get(2)?,
-                used: r.try_get::<_, Option<DateTime<Utc>>>(3)?.is_some(),
-            })
-        })
+        self.one(
+            "SELECT id, village_id, expires_at, used_at, agent_id FROM enrolment_codes WHERE code_hash = $1 FOR UPDATE",
+            &[&hash],
+            |r| {
+                Ok(EnrolmentCodeRow {
+                    id: r.try_get(0)?,
+                    village_id: VillageId(r.try_get(1)?),
+                    agent_id: r.try_get::<_, Option<i64>>(4)?.map(AgentId),
+                    expires_at: r.try_get(2)?,
+                    used: r.try_get::<_, Option<DateTime<Utc>>>(3)?.is_some(),
+                })
+            },
+        )
+        .await
+    }
+    async fn set_code_agent(&mut self, hash: &str, agent: AgentId) -> Result<()> {
+        self.exec("UPDATE enrolment_codes SET agent_id = $2 WHERE code_hash = $1", &[&hash, &agent.0]).await?;
+        Ok(())
+    }
+    async fn set_device_agent(&mut self, device: DeviceId, agent: AgentId) -> Result<()> {
+        self.exec("UPDATE devices SET agent_id = $2 WHERE id = $1", &[&device.0, &agent.0]).await?;
+        Ok(())
+    }
+    async fn insert_agent(&mut self, village: VillageId, name: &str, phone: &str, now: DateTime<Utc>) -> Result<AgentId> {
+        self.id(
+            "INSERT INTO agents (village_id, name, phone, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&village.0, &name, &phone, &now],
+        )
+        .await
+        .map(AgentId)
+    }
+    async fn agent(&mut self, id: AgentId) -> Result<Option<Agent>> {
+        self.one("SELECT id, village_id, name, phone FROM agents WHERE id = $1", &[&id.0], agent_row).await
+    }
+    async fn agents_of(&mut self, township: TownshipId) -> Result<Vec<Agent>> {
+        self.all(
+            "SELECT a.id, a.village_id, a.name, a.phone FROM agents a JOIN villages v ON v.id = a.village_id \
+             WHERE v.township_id = $1 ORDER BY v.id, a.name, a.id",
+            &[&township.0],
+            agent_row,
+        )
         .await
     }
     async fn use_enrolment_code(&mut self, id: i64, device: DeviceId, now: DateTime<Utc>) -> Result<()> {
@@ -402,11 +439,20 @@ impl Tx for PgTx<'_> {
     }
     async fn devices_of(&mut self, township: TownshipId) -> Result<Vec<DeviceInfo>> {
         self.all(
-            "SELECT d.id, d.name, d.village_id, v.name_zh, v.name_en, d.enrolled_at, d.revoked_at, d.last_seen_at, d.queue_len \
-             FROM devices d JOIN villages v ON v.id = d.village_id WHERE v.township_id = $1 ORDER BY v.id, d.enrolled_at",
+            "SELECT d.id, d.name, d.village_id, v.name_zh, v.name_en, d.enrolled_at, d.revoked_at, d.last_seen_at, d.queue_len, \
+                    a.id, a.village_id, a.name, a.phone \
+             FROM devices d JOIN villages v ON v.id = d.village_id LEFT JOIN agents a ON a.id = d.agent_id \
+             WHERE v.township_id = $1 ORDER BY v.id, d.enrolled_at",
             &[&township.0],
             |r| {
+                let agent = match r.try_get::<_, Option<i64>>(9)? {
+                    Some(id) => {
+                        Some(Agent { id: AgentId(id), village_id: VillageId(r.try_get(10)?), name: r.try_get(11)?, phone: r.try_get(12)? })
+                    }
+                    None => None,
+                };
                 Ok(DeviceInfo {
+                    agent,
                     id: DeviceId(r.try_get(0)?),
                     name: r.try_get(1)?,
                     village_id: VillageId(r.try_get(2)?),

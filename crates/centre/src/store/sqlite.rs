@@ -40,7 +40,11 @@ const READERS: usize = 4;
 ///
 /// (`rusqlite_migration` would be the crate for this, but no release of it builds against the
 /// rusqlite 0.41 this workspace uses: 1.0 imports the removed `NO_PARAMS`, 2.x pins 0.40.)
-const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/V1__init.sql"), include_str!("migrations/sqlite/V2__staff_web.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/V1__init.sql"),
+    include_str!("migrations/sqlite/V2__staff_web.sql"),
+    include_str!("migrations/sqlite/V3__agents.sql"),
+];
 
 /// Apply the migrations the database has not seen yet, each in its own transaction.
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -222,6 +226,10 @@ fn uuid_col(r: &Row, col: usize) -> rusqlite::Result<Uuid> {
     r.get(col)
 }
 
+fn agent_row(r: &Row) -> rusqlite::Result<Agent> {
+    Ok(Agent { id: AgentId(r.get(0)?), village_id: VillageId(r.get(1)?), name: r.get(2)?, phone: r.get(3)? })
+}
+
 fn township_row(r: &Row) -> rusqlite::Result<Township> {
     Ok(Township { id: TownshipId(r.get(0)?), code: r.get(1)?, name: L10n { zh: r.get(2)?, en: r.get(3)? } })
 }
@@ -396,14 +404,41 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
     async fn enrolment_code_for_update(&mut self, hash: &str) -> Result<Option<EnrolmentCodeRow>> {
-        self.one("SELECT id, village_id, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?1", [hash], |r| {
+        self.one("SELECT id, village_id, expires_at, used_at, agent_id FROM enrolment_codes WHERE code_hash = ?1", [hash], |r| {
             Ok(EnrolmentCodeRow {
                 id: r.get(0)?,
                 village_id: VillageId(r.get(1)?),
+                agent_id: r.get::<_, Option<i64>>(4)?.map(AgentId),
                 expires_at: r.get(2)?,
                 used: r.get::<_, Option<DateTime<Utc>>>(3)?.is_some(),
             })
         })
+    }
+    async fn set_code_agent(&mut self, hash: &str, agent: AgentId) -> Result<()> {
+        self.exec("UPDATE enrolment_codes SET agent_id = ?2 WHERE code_hash = ?1", params![hash, agent.0])?;
+        Ok(())
+    }
+    async fn set_device_agent(&mut self, device: DeviceId, agent: AgentId) -> Result<()> {
+        self.exec("UPDATE devices SET agent_id = ?2 WHERE id = ?1", params![device.0, agent.0])?;
+        Ok(())
+    }
+    async fn insert_agent(&mut self, village: VillageId, name: &str, phone: &str, now: DateTime<Utc>) -> Result<AgentId> {
+        self.exec(
+            "INSERT INTO agents (village_id, name, phone, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![village.0, name, phone, now],
+        )?;
+        Ok(AgentId(self.conn.last_insert_rowid()))
+    }
+    async fn agent(&mut self, id: AgentId) -> Result<Option<Agent>> {
+        self.one("SELECT id, village_id, name, phone FROM agents WHERE id = ?1", [id.0], agent_row)
+    }
+    async fn agents_of(&mut self, township: TownshipId) -> Result<Vec<Agent>> {
+        self.all(
+            "SELECT a.id, a.village_id, a.name, a.phone FROM agents a JOIN villages v ON v.id = a.village_id \
+             WHERE v.township_id = ?1 ORDER BY v.id, a.name, a.id",
+            [township.0],
+            agent_row,
+        )
     }
     async fn use_enrolment_code(&mut self, id: i64, device: DeviceId, now: DateTime<Utc>) -> Result<()> {
         self.exec("UPDATE enrolment_codes SET used_at = ?2, device_id = ?3 WHERE id = ?1", params![id, now, device.0])?;
@@ -432,11 +467,18 @@ impl Tx for SqliteTx<'_> {
     }
     async fn devices_of(&mut self, township: TownshipId) -> Result<Vec<DeviceInfo>> {
         self.all(
-            "SELECT d.id, d.name, d.village_id, v.name_zh, v.name_en, d.enrolled_at, d.revoked_at, d.last_seen_at, d.queue_len \
-             FROM devices d JOIN villages v ON v.id = d.village_id WHERE v.township_id = ?1 ORDER BY v.id, d.enrolled_at",
+            "SELECT d.id, d.name, d.village_id, v.name_zh, v.name_en, d.enrolled_at, d.revoked_at, d.last_seen_at, d.queue_len, \
+                    a.id, a.village_id, a.name, a.phone \
+             FROM devices d JOIN villages v ON v.id = d.village_id LEFT JOIN agents a ON a.id = d.agent_id \
+             WHERE v.township_id = ?1 ORDER BY v.id, d.enrolled_at",
             [township.0],
             |r| {
+                let agent = match r.get::<_, Option<i64>>(9)? {
+                    Some(id) => Some(Agent { id: AgentId(id), village_id: VillageId(r.get(10)?), name: r.get(11)?, phone: r.get(12)? }),
+                    None => None,
+                };
                 Ok(DeviceInfo {
+                    agent,
                     id: DeviceId(uuid_col(r, 0)?),
                     name: r.get(1)?,
                     village_id: VillageId(r.get(2)?),

@@ -28,6 +28,7 @@ pub(crate) struct DeviceRow {
 pub(crate) struct EnrolmentCodeRow {
     pub id: i64,
     pub village_id: VillageId,
+    pub agent_id: Option<AgentId>,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
 }
@@ -76,6 +77,13 @@ pub(crate) trait Tx: crate::store::staff_ops::StaffTx + crate::store::retention_
         expires_at: DateTime<Utc>,
     ) -> Result<()>;
     async fn enrolment_code_for_update(&mut self, hash: &str) -> Result<Option<EnrolmentCodeRow>>;
+    /// Issue the (just inserted) code to an agent of its village.
+    async fn set_code_agent(&mut self, hash: &str, agent: AgentId) -> Result<()>;
+    async fn set_device_agent(&mut self, device: DeviceId, agent: AgentId) -> Result<()>;
+    async fn insert_agent(&mut self, village: VillageId, name: &str, phone: &str, now: DateTime<Utc>) -> Result<AgentId>;
+    async fn agent(&mut self, id: AgentId) -> Result<Option<Agent>>;
+    /// The township's roster, by village then name.
+    async fn agents_of(&mut self, township: TownshipId) -> Result<Vec<Agent>>;
     async fn use_enrolment_code(&mut self, id: i64, device: DeviceId, now: DateTime<Utc>) -> Result<()>;
     async fn insert_device(&mut self, id: DeviceId, village: VillageId, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<()>;
     async fn device_by_token_hash(&mut self, hash: &str) -> Result<Option<DeviceRow>>;

@@ -64,7 +64,7 @@ async fn load(state: &AppState, me: &Me, id: ApplicationId) -> WebResult<View> {
         catalogue: store.catalogue(township, Some(app.catalogue_version)).await?,
         audit: store.audit_log(township, id).await?,
         staff_names: store.staff_of(township).await?.into_iter().map(|s| (s.id.0, s.display_name)).collect(),
-        device_names: store.devices(township).await?.into_iter().map(|d| (d.id, d.name)).collect(),
+        device_names: store.devices(township).await?.into_iter().map(|d| (d.id, d.label())).collect(),
         missing: store.photos_missing(hashes).await?.into_iter().collect(),
         app,
         revisions,

@@ -6,15 +6,19 @@
 //! app needs to enrol itself against the right centre. The list shows every device of the
 //! township with its last sync and the queue it last reported; an admin can revoke one, and
 //! its very next request is refused. Reviewers see the list only.
+//!
+//! Agents are people (代办员, the roster here): a code can be issued to a named agent, and the
+//! phone enrolled with it is theirs, so reviewers see the agent's name and phone and a replaced
+//! phone keeps the agent's history.
 
 use crate::api::AppState;
-use crate::store::{NewEnrolmentCode, Role, VillageId};
+use crate::store::{Agent, AgentId, NewEnrolmentCode, Role, StoreError, VillageId};
 use crate::web::auth::Me;
 use crate::web::error::{WebError, WebResult};
 use crate::web::i18n::Lang;
-use crate::web::layout::{self, csrf, frame, notice, time, Nav};
+use crate::web::layout::{self, alert, csrf, frame, notice, time, Nav};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use chrono::{Duration, Utc};
@@ -61,13 +65,21 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn render(
-    me: &Me,
-    state_villages: &[crate::store::Village],
-    devices: &[crate::store::DeviceInfo],
-    created: Option<(&NewEnrolmentCode, String)>,
-    done: Option<&str>,
-) -> Markup {
+/// Everything the page shows.
+struct Page<'a> {
+    villages: &'a [crate::store::Village],
+    agents: &'a [Agent],
+    devices: &'a [crate::store::DeviceInfo],
+}
+
+/// An agent form that was refused, shown again with its message.
+struct AgentDraft<'a> {
+    form: &'a AgentForm,
+    error: String,
+}
+
+fn render(me: &Me, page: &Page, created: Option<(&NewEnrolmentCode, String)>, done: Option<&str>, draft: Option<&AgentDraft>) -> Markup {
+    let (state_villages, agents, devices) = (page.villages, page.agents, page.devices);
     let lang = me.lang;
     let admin = me.staff.role == Role::TownshipAdmin;
     let village_name = |id: VillageId| state_villages.iter().find(|v| v.id == id).map_or(id.to_string(), |v| lang.l(&v.name).to_string());
@@ -75,9 +87,11 @@ fn render(
     let body = html! {
         h1 { (lang.t("设备与注册码", "Devices and enrolment codes")) }
         @if done == Some("revoked") { (notice(lang.t("设备已停用，它的下一次同步会被拒绝。", "Device revoked; its next sync is refused."))) }
+        @if done == Some("agent") { (notice(lang.t("代办员已登记，可以为他生成注册码。", "Agent added; you can make an enrolment code for them."))) }
         @if let Some((code, link)) = created {
             section.card.enrol-code #new-code {
-                h2 { (lang.t("新注册码：", "New enrolment code: ")) (village_name(code.village_id)) }
+                h2 { (lang.t("新注册码：", "New enrolment code: ")) (village_name(code.village_id))
+                    @if let Some(a) = code.agent_id.and_then(|id| agents.iter().find(|a| a.id == id)) { " · " (a.name) } }
                 div.code-and-qr {
                     div {
                         p.big-code #code { (code.code) }
@@ -95,8 +109,13 @@ fn render(
                 h2 { (lang.t("生成设备注册码", "Make an enrolment code")) }
                 form.filters method="post" action="/staff/enrolment-codes" {
                     (csrf(me))
-                    label { (lang.t("村", "Village"))
-                        select name="village" required { @for v in state_villages { option value=(v.id) { (lang.l(&v.name)) } } } }
+                    label { (lang.t("代办员", "Agent"))
+                        select name="agent" #code-agent {
+                            option value="" { (lang.t("不指定（按村）", "none (by village)")) }
+                            @for a in agents { option value=(a.id) { (a.name) "（" (village_name(a.village_id)) "）" } }
+                        } }
+                    label { (lang.t("村（不指定代办员时）", "Village (without an agent)"))
+                        select name="village" { @for v in state_villages { option value=(v.id) { (lang.l(&v.name)) } } } }
                     label { (lang.t("有效期", "Valid for"))
                         select name="valid_hours" {
                             @for h in VALIDITY_HOURS { option value=(h) selected[h == 72] { (h / 24) (lang.t("天", " day(s)")) } }
@@ -105,19 +124,50 @@ fn render(
                 }
             }
         }
+        section.card #agents {
+            h2 { (lang.t("代办员", "Agents")) }
+            @if agents.is_empty() { p.muted { (lang.t("还没有登记代办员。", "No agents yet.")) } }
+            @else {
+                table.devices {
+                    thead { tr { th { (lang.t("姓名", "Name")) } th { (lang.t("电话", "Phone")) } th { (lang.t("村", "Village")) } th { (lang.t("在用手机", "Phones in use")) } } }
+                    tbody {
+                        @for a in agents {
+                            tr data-agent=(a.id) {
+                                td { (a.name) } td { (a.phone) } td { (village_name(a.village_id)) }
+                                td.num { (devices.iter().filter(|d| d.revoked_at.is_none() && d.agent.as_ref().is_some_and(|x| x.id == a.id)).count()) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if admin {
+                h3 { (lang.t("登记代办员", "Add an agent")) }
+                @if let Some(d) = draft { (alert(lang, &d.error)) }
+                form.filters method="post" action="/staff/agents" #agent-form {
+                    (csrf(me))
+                    label { (lang.t("姓名", "Name")) input name="name" required maxlength="40" value=(draft.map_or("", |d| d.form.name.as_str())); }
+                    label { (lang.t("手机号", "Phone")) input name="phone" required inputmode="tel" value=(draft.map_or("", |d| d.form.phone.as_str())); }
+                    label { (lang.t("村", "Village"))
+                        select name="village" required { @for v in state_villages { option value=(v.id) selected[draft.is_some_and(|d| d.form.village == v.id.to_string())] { (lang.l(&v.name)) } } } }
+                    button.primary #add-agent type="submit" { (lang.t("登记", "Add")) }
+                }
+                p.hint { (lang.t("换手机时：为代办员生成新注册码，新手机注册后停用旧手机；以前办理的记录都还在他名下。", "A new phone: make a new code for the agent, enrol the new phone, then revoke the old one; the history stays with the agent.")) }
+            }
+        }
         section.card #devices {
             h2 { (lang.t("已注册设备", "Enrolled devices")) }
             @if devices.is_empty() { p.muted { (lang.t("还没有设备。", "No devices yet.")) } }
             @else {
                 table.devices {
                     thead { tr {
-                        th { (lang.t("村", "Village")) } th { (lang.t("设备", "Device")) } th { (lang.t("注册时间", "Enrolled")) }
+                        th { (lang.t("村", "Village")) } th { (lang.t("代办员", "Agent")) } th { (lang.t("设备", "Device")) } th { (lang.t("注册时间", "Enrolled")) }
                         th { (lang.t("最近同步", "Last sync")) } th { (lang.t("待上传", "Queued")) } th { (lang.t("状态", "State")) } th {}
                     } }
                     tbody {
                         @for d in devices {
                             tr data-device=(d.id) class=[d.revoked_at.map(|_| "revoked")] {
                                 td { (lang.l(&d.village_name)) }
+                                td { @match &d.agent { Some(a) => { (a.name) " " (a.phone) }, None => span.muted { "—" } } }
                                 td { (d.name) }
                                 td { (time(d.enrolled_at)) }
                                 td { @match d.last_seen_at {
@@ -145,30 +195,67 @@ fn render(
 
 /// `GET /staff/devices`
 pub async fn page(State(state): State<AppState>, me: Me, Query(q): Query<Done>) -> WebResult<Markup> {
+    show(&state, &me, None, q.done.as_deref(), None).await
+}
+
+async fn show(
+    state: &AppState,
+    me: &Me,
+    created: Option<(&NewEnrolmentCode, String)>,
+    done: Option<&str>,
+    draft: Option<&AgentDraft<'_>>,
+) -> WebResult<Markup> {
     let township = me.staff.township_id;
-    let villages = state.store.villages(township).await?;
-    let devices = state.store.devices(township).await?;
-    Ok(render(&me, &villages, &devices, None, q.done.as_deref()))
+    let (villages, agents, devices) =
+        (state.store.villages(township).await?, state.store.agents(township).await?, state.store.devices(township).await?);
+    Ok(render(me, &Page { villages: &villages, agents: &agents, devices: &devices }, created, done, draft))
 }
 
 #[derive(Deserialize)]
 pub struct CodeForm {
+    #[serde(default)]
     village: String,
+    #[serde(default)]
+    agent: String,
     valid_hours: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AgentForm {
+    name: String,
+    phone: String,
+    village: String,
+}
+
+/// `POST /staff/agents`: put an agent on the roster; a refusal comes back with what was typed.
+pub async fn add_agent(State(state): State<AppState>, me: Me, Form(f): Form<AgentForm>) -> WebResult<Response> {
+    let village: VillageId = f.village.parse().map_err(|_| WebError::not_found("村不存在 / no such village"))?;
+    match state.store.add_agent(me.staff.id, village, &f.name, &f.phone).await {
+        Ok(_) => Ok(Redirect::to("/staff/devices?done=agent#agents").into_response()),
+        Err(StoreError::Refused(r)) if r.code == daiban_proto::sync::ErrorCode::Validation => {
+            let draft = AgentDraft { form: &f, error: r.message };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, show(&state, &me, None, None, Some(&draft)).await?).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /staff/enrolment-codes`
 pub async fn create_code(State(state): State<AppState>, me: Me, headers: HeaderMap, Form(f): Form<CodeForm>) -> WebResult<Markup> {
-    let village: VillageId = f.village.parse().map_err(|_| WebError::not_found("村不存在 / no such village"))?;
     if !VALIDITY_HOURS.contains(&f.valid_hours) {
         return Err(WebError::bad_request("有效期不在可选范围内 / unsupported validity"));
     }
-    let code = state.store.create_enrolment_code(me.staff.id, village, Duration::hours(f.valid_hours)).await?;
+    let valid_for = Duration::hours(f.valid_hours);
+    let code = if f.agent.is_empty() {
+        let village: VillageId = f.village.parse().map_err(|_| WebError::not_found("村不存在 / no such village"))?;
+        state.store.create_enrolment_code(me.staff.id, village, valid_for).await?
+    } else {
+        let agent: AgentId = f.agent.parse().map_err(|_| WebError::not_found("代办员不存在 / no such agent"))?;
+        state.store.create_agent_enrolment_code(me.staff.id, agent, valid_for).await?
+    };
     let link = enrolment_link(&centre_url(&state, &headers), &code.code, state.web.cert_pin.as_deref());
-    let township = me.staff.township_id;
-    let villages = state.store.villages(township).await?;
-    let devices = state.store.devices(township).await?;
-    Ok(render(&me, &villages, &devices, Some((&code, link)), None))
+    show(&state, &me, Some((&code, link)), None, None).await
 }
 
 /// `POST /staff/devices/{id}/revoke`

@@ -154,7 +154,7 @@ pub async fn page(State(state): State<AppState>, me: Me, Query(q): Query<InboxQu
     let villages = state.store.villages(township).await?;
     let device_list = state.store.devices(township).await?;
     let devices: HashMap<DeviceId, String> =
-        device_list.iter().map(|d| (d.id, format!("{} · {}", d.name, me.lang.l(&d.village_name)))).collect();
+        device_list.iter().map(|d| (d.id, format!("{} · {}", d.label(), me.lang.l(&d.village_name)))).collect();
     let lang = me.lang;
     let today = today();
     let selected = |a: &str, b: &str| a == b;

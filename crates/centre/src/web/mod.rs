@@ -89,6 +89,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/staff/devices", get(devices::page))
         .route("/staff/enrolment-codes", post(devices::create_code))
         .route("/staff/devices/{id}/revoke", post(devices::revoke))
+        .route("/staff/agents", post(devices::add_agent))
         .route("/staff/accounts", get(accounts::page).post(accounts::create))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_staff));
     open.merge(signed_in).layer(middleware::map_response(security_headers))

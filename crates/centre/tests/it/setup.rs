@@ -60,6 +60,8 @@ async fn the_readmes_township_setup_works_as_written() {
     assert!(stdout.contains("daiban://enrol?centre=https%3A%2F%2Fdaiban.example.gov.cn&code="), "{stdout}");
     let enrolled = s.enrol(EnrolRequest { code: code.into(), device_name: "王家村代办员".into(), device_key: None }).await.unwrap();
     assert_eq!(enrolled.village_name.zh, "王家村");
+    let phone = s.devices(township.id).await.unwrap().into_iter().find(|d| d.id == enrolled.device_id).unwrap();
+    assert_eq!(phone.label(), "张代办 13900001111", "the code was issued to the agent: the phone is theirs");
 
     // Publishing an edited catalogue again makes the next version.
     let again = bash(

@@ -535,6 +535,41 @@ async fn upload_offsets_and_completion(store: Arc<dyn Store>) {
     assert!(s.upload(device.device_id, &dropped).await.unwrap().is_none());
 }
 
+/// Agents as people: on the roster by an admin of their township only, with a valid name and
+/// phone; a code issued to an agent enrols a phone of the agent's village that is theirs; a
+/// second phone for the same agent keeps the first one's history under the same person.
+async fn agents_and_their_phones(store: Arc<dyn Store>) {
+    let w = world(store).await;
+    let s = w.store.as_ref();
+    let zhang = s.add_agent(w.admin, w.village_a, "张代办", "13900001111").await.unwrap();
+    assert_eq!(code_of(s.add_agent(w.reviewer, w.village_a, "王代办", "13900002222").await), ErrorCode::Forbidden);
+    assert_eq!(code_of(s.add_agent(w.other_admin, w.village_a, "王代办", "13900002222").await), ErrorCode::NotFound);
+    assert_eq!(code_of(s.add_agent(w.admin, w.village_a, "王代办", "12345").await), ErrorCode::Validation);
+    let roster = s.agents(w.township).await.unwrap();
+    assert_eq!(roster.iter().map(|a| (a.name.as_str(), a.phone.as_str())).collect::<Vec<_>>(), [("张代办", "13900001111")]);
+    assert!(s.agents(w.other_township).await.unwrap().is_empty());
+    assert_eq!(code_of(s.create_agent_enrolment_code(w.other_admin, zhang, Duration::hours(1)).await), ErrorCode::NotFound);
+
+    let mut phones = Vec::new();
+    for name in ["旧手机", "新手机"] {
+        let code = s.create_agent_enrolment_code(w.admin, zhang, Duration::hours(1)).await.unwrap();
+        assert_eq!((code.village_id, code.agent_id), (w.village_a, Some(zhang)));
+        let enrolled = s.enrol(EnrolRequest { code: code.code, device_name: name.into(), device_key: None }).await.unwrap();
+        phones.push(enrolled.device_id);
+    }
+    let anonymous = s.create_enrolment_code(w.admin, w.village_a, Duration::hours(1)).await.unwrap();
+    let other = s.enrol(EnrolRequest { code: anonymous.code, device_name: "代办员手机".into(), device_key: None }).await.unwrap().device_id;
+    s.revoke_device(w.admin, phones[0]).await.unwrap();
+    let devices = s.devices(w.township).await.unwrap();
+    for id in &phones {
+        let d = devices.iter().find(|d| d.id == *id).unwrap();
+        assert_eq!(d.agent.as_ref().map(|a| a.id), Some(zhang));
+        assert_eq!(d.label(), "张代办 13900001111", "reviewers see the person, whichever phone");
+    }
+    let d = devices.iter().find(|d| d.id == other).unwrap();
+    assert_eq!((d.agent.is_none(), d.label().as_str()), (true, "代办员手机"));
+}
+
 macro_rules! stories {
     ($($story:ident),* $(,)?) => {
         mod sqlite {
@@ -571,4 +606,5 @@ stories!(
     catalogue_publishing,
     inbox_filters_and_paging,
     upload_offsets_and_completion,
+    agents_and_their_phones,
 );
