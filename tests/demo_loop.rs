@@ -133,6 +133,20 @@ async fn a_newcomer_walks_the_whole_loop_through_the_demo_as_shipped() {
     assert!(!bundles.contains("新生儿"), "a newborn bundle is not offered first to a 76-year-old: {bundles}");
     a.client.find(Locator::Css("#other-bundles li[data-code=newborn]")).await.expect("still there, under 其他一件事");
     shot(&a, &shots, "agent-03-choose-service").await;
+    // A service picked by mistake makes a draft; it goes only after a second tap.
+    a.click("li[data-code=residence_certificate]").await;
+    a.wait_text("#capture-title", "居住证明").await;
+    a.click("#delete-draft").await;
+    a.wait_text("#confirm-delete", "不能恢复").await;
+    a.click("#delete-cancel").await;
+    a.wait_text("#capture-title", "居住证明").await;
+    a.click("#delete-draft").await;
+    a.click("#delete-confirm").await;
+    a.client.wait().for_element(Locator::Css("#application-list")).await.unwrap();
+    a.wait_count("#application-list a.item", 0).await;
+    a.click("#tab-residents").await;
+    a.click("#resident-list a.item").await;
+    a.click("#apply-for-resident").await;
     a.click("li[data-code=elderly_card]").await;
     a.wait_text("#capture-title", "老年人优待证").await;
     a.wait_value("#f-phone", "13800138000").await;
@@ -198,6 +212,23 @@ async fn a_newcomer_walks_the_whole_loop_through_the_demo_as_shipped() {
     a.click("#submit").await;
     let refused = a.wait_text("#errors", "请拍新的照片").await;
     assert!(!refused.contains(" / "), "Chinese only in Chinese mode: {refused}");
+    // the submit button is at the bottom; the problem is brought into view
+    let t = Instant::now();
+    loop {
+        let seen = a
+            .client
+            .execute(
+                "const r = document.getElementById('errors').getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if seen.as_bool() == Some(true) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "the error list is scrolled into view");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     shot(&a, &shots, "agent-08-unchanged-refused").await;
     a.click("#material-id_card .thumb:nth-child(2) button.remove").await;
     a.click("#material-id_card .thumb:nth-child(2) .confirm-remove").await;

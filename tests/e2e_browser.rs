@@ -72,6 +72,12 @@ async fn agent_registers_a_resident_and_submits_an_application() {
     let select = c.find(fantoccini::Locator::Css("#add-id_card-sample")).await.unwrap();
     select.select_by_value("居民身份证-1-正面.jpg").await.unwrap();
     b.wait_text("#material-id_card .error", "这张照片已拍过").await;
+    // The ID card's front under the household register as well: kept, but pointed out.
+    support::add_sample_photo(&b, "household_register", "居民身份证-1-正面.jpg", 1).await;
+    b.wait_text("#material-household_register .error", "这张照片也放在了「居民身份证」下").await;
+    b.click("#material-household_register .thumb button.remove").await;
+    b.click("#material-household_register .confirm-remove").await;
+    b.wait_count("#material-household_register .thumb", 0).await;
     // A photo is removed only after a second, explicit tap.
     support::add_sample_photo(&b, "household_register", "户口簿-1-户主页.jpg", 1).await;
     b.click("#material-household_register .thumb button.remove").await;
