@@ -180,6 +180,8 @@ async fn a_newcomer_walks_the_whole_loop_through_the_demo_as_shipped() {
     a.wait_text_within(".card .chip", "已接收", Duration::from_secs(60)).await;
     a.wait_text("#deadline", "办结期限").await; // what to tell the resident
     shot(&a, &shots, "agent-06-received").await;
+    a.click("#tab-applications").await;
+    a.wait_text("#application-list", "办结期限").await; // and in the list
 
     // --- the reviewer: the inbox, the application, a return for a clearer ID card
     s.client.goto(&format!("{centre}/staff/login")).await.unwrap();

@@ -50,6 +50,9 @@ pub fn Applications() -> Element {
                     div { class: "muted small",
                         {format!("{} · {} {}", lang.datetime(a.updated_at), a.photos, lang.t("张照片", "photos"))}
                     }
+                    if let Some(due) = a.deadline.filter(|_| matches!(a.status, AppStatus::Received | AppStatus::Accepted)) {
+                        div { class: "small due", {lang.due(due, today())} }
+                    }
                 }
             }
         }

@@ -43,6 +43,8 @@ pub struct ApplicationSummary {
     pub submitted_at: Option<DateTime<Utc>>,
     pub photos: u32,
     pub return_reason: Option<String>,
+    /// The centre's 办结期限, once it has received the application.
+    pub deadline: Option<chrono::NaiveDate>,
 }
 
 /// One line of the materials checklist with its photos.
@@ -689,7 +691,7 @@ impl Store {
         let status_list: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
         let mut st = conn.prepare_cached(
             "SELECT a.id, a.resident_id, r.name, a.bundle, a.items, a.status, a.revision, a.updated_at, a.submitted_at,
-                    (SELECT count(*) FROM material_photos m WHERE m.application_id = a.id), a.return_reason
+                    (SELECT count(*) FROM material_photos m WHERE m.application_id = a.id), a.return_reason, a.deadline
              FROM applications a JOIN residents r ON r.id = a.resident_id
              WHERE (?1 = '[]' OR a.status IN (SELECT value FROM json_each(?1)))
                AND (?2 IS NULL OR a.resident_id = ?2)
@@ -713,6 +715,7 @@ impl Store {
                     submitted_at: r.get::<_, Option<String>>(8)?.as_deref().map(parse_ts).transpose()?,
                     photos: r.get(9)?,
                     return_reason: r.get(10)?,
+                    deadline: r.get::<_, Option<String>>(11)?.as_deref().map(parse_str).transpose()?,
                 })
             })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
