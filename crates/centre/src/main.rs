@@ -397,12 +397,9 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         rules.calendar = WorkCalendar::parse(&text).with_context(|| format!("holidays file {}", path.display()))?;
     }
     // checked before the database is opened, like every other setting
-    let backup_db = match (&s.backup_to, &s.database) {
-        (Some(_), DatabaseUrl::Sqlite(path)) => Some(path.clone()),
-        (Some(_), _) => {
-            anyhow::bail!("--backup-to 只用于 SQLite；PostgreSQL 请用 pg_dump / --backup-to is for SQLite; back up PostgreSQL with pg_dump")
-        }
-        (None, _) => None,
+    let backup_db = match &s.backup_to {
+        Some(_) => Some(sqlite_path(&s.database).context("--backup-to")?.to_path_buf()),
+        None => None,
     };
     let mut state = state(&s.database, &s.photos, rules).await?;
     let mut config = (*state.config).clone();

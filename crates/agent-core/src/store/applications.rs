@@ -740,8 +740,8 @@ impl Store {
 /// The form field that is the resident's own phone number (联系电话) in every catalogue item.
 const RESIDENT_PHONE_FIELD: &str = "phone";
 
-/// The photos, by material, of a stored revision (none when it is not stored).
-fn revision_photos(tx: &Transaction, app: ApplicationId, revision: u32) -> Result<Vec<(String, PhotoHash)>> {
+/// A stored revision as it was sent (`None` when it is not stored).
+fn revision_record(tx: &Transaction, app: ApplicationId, revision: u32) -> Result<Option<ApplicationRecord>> {
     let json: Option<String> = tx
         .query_row(
             "SELECT json FROM application_revisions WHERE application_id = ?1 AND revision = ?2",
@@ -749,9 +749,13 @@ fn revision_photos(tx: &Transaction, app: ApplicationId, revision: u32) -> Resul
             |r| r.get(0),
         )
         .optional()?;
-    let Some(json) = json else { return Ok(Vec::new()) };
-    let record: ApplicationRecord = parse_json(&json)?;
-    Ok(record.materials.iter().flat_map(|m| m.photos.iter().map(|p| (m.code.clone(), p.hash))).collect())
+    Ok(json.as_deref().map(parse_json).transpose()?)
+}
+
+/// The photos, by material, of a stored revision (none when it is not stored).
+fn revision_photos(tx: &Transaction, app: ApplicationId, revision: u32) -> Result<Vec<(String, PhotoHash)>> {
+    let record = revision_record(tx, app, revision)?;
+    Ok(record.iter().flat_map(|r| &r.materials).flat_map(|m| m.photos.iter().map(|p| (m.code.clone(), p.hash))).collect())
 }
 
 /// What a returned application must change before it goes back: every material the centre
@@ -763,15 +767,7 @@ fn unchanged_since_return(
     detail: &ApplicationDetail,
     fields: &BTreeMap<String, String>,
 ) -> Result<Vec<FieldError>> {
-    let json: Option<String> = tx
-        .query_row(
-            "SELECT json FROM application_revisions WHERE application_id = ?1 AND revision = ?2",
-            params![app.to_string(), detail.revision],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(json) = json else { return Ok(Vec::new()) };
-    let before: ApplicationRecord = parse_json(&json)?;
+    let Some(before) = revision_record(tx, app, detail.revision)? else { return Ok(Vec::new()) };
     let photos_before = |code: &str| -> Vec<PhotoHash> {
         before.materials.iter().filter(|m| m.code == code).flat_map(|m| m.photos.iter().map(|p| p.hash)).collect()
     };
